@@ -1,0 +1,75 @@
+"""convlab: convolutional neural networks from first principles, with PyTorch's API.
+
+The data path: ``data`` (datasets, loaders) -> :class:`Tensor` -> ``nn`` modules -> ``ops``
+(forward and backward side by side) -> loss -> ``backward()`` -> ``optim`` -> checkpoints
+(``save``/``load``) -> ``explain``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .tensor import Tensor  # noqa: I001  (Tensor first: everything else builds on it)
+from . import dtypes
+from .dtypes import (
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from .backend import cuda_is_available, device
+from ._random import default_generator, get_rng_state, manual_seed, set_rng_state
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .functions import *  # noqa: F401,F403  torch-style top-level functions (convlab.cat, convlab.exp, ...)
+from .functions import __all__ as _function_names
+
+
+class cuda:
+    """``convlab.cuda.is_available()``, as in ``torch.cuda``."""
+
+    is_available = staticmethod(cuda_is_available)
+
+
+__all__ = [
+    "Tensor", "arange", "as_tensor", "bool", "cuda", "cuda_is_available", "default_generator", "device", "double",
+    "dtypes", "empty", "empty_like", "enable_grad", "eye", "float", "float16", "float32", "float64", "from_numpy",
+    "full", "full_like", "get_default_dtype", "get_rng_state", "half", "int", "int8", "int16", "int32", "int64",
+    "is_grad_enabled", "linspace", "long", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
+    "randint", "randn", "randn_like", "randperm", "set_default_dtype", "set_grad_enabled", "set_rng_state", "short",
+    "tensor", "uint8", "zeros", "zeros_like", *_function_names,
+]

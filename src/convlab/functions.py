@@ -1,0 +1,95 @@
+"""Top-level tensor functions, as in the ``torch`` namespace (``convlab.cat``, ``convlab.exp``, ...).
+
+Each is a one-line alias of the op or Tensor method that implements it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import to_numpy
+from .ops import activation, elementwise, indexing, matmul as _matmul, reduce, shape
+from .tensor import Tensor
+
+cat = concat = concatenate = shape.cat
+stack = shape.stack
+split = shape.split
+chunk = shape.chunk
+unbind = shape.unbind
+narrow = shape.narrow
+reshape = shape.reshape
+flatten = shape.flatten
+unflatten = shape.unflatten
+permute = shape.permute
+transpose = swapaxes = shape.transpose
+squeeze = shape.squeeze
+unsqueeze = shape.unsqueeze
+flip = shape.flip
+gather = indexing.gather
+index_select = indexing.index_select
+where = elementwise.where
+clamp = clip = elementwise.clamp
+maximum = elementwise.maximum
+minimum = elementwise.minimum
+add = elementwise.add
+sub = subtract = elementwise.sub
+mul = multiply = elementwise.mul
+div = divide = elementwise.div
+pow = elementwise.pow
+matmul = mm = bmm = _matmul.matmul
+sum = reduce.sum
+mean = reduce.mean
+prod = reduce.prod
+amax = reduce.amax
+amin = reduce.amin
+var = reduce.var
+std = reduce.std
+logsumexp = reduce.logsumexp
+norm = reduce.norm
+softmax = activation.softmax
+log_softmax = activation.log_softmax
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Same as ``Tensor.{name}``."
+    return fn
+
+
+exp, log, log1p, sqrt, rsqrt, abs, sin, cos, neg, sign, floor, ceil, round = map(
+    _method, ["exp", "log", "log1p", "sqrt", "rsqrt", "abs", "sin", "cos", "neg", "sign", "floor", "ceil", "round"]
+)
+relu, sigmoid, tanh, square, reciprocal = map(_method, ["relu", "sigmoid", "tanh", "square", "reciprocal"])
+max, min, argmax, argmin, all, any = map(_method, ["max", "min", "argmax", "argmin", "all", "any"])
+isnan, isinf, isfinite, logical_not = map(_method, ["isnan", "isinf", "isfinite", "logical_not"])
+eq, ne, lt, le, gt, ge = map(_method, ["eq", "ne", "lt", "le", "gt", "ge"])
+clone, detach, numel, t = map(_method, ["clone", "detach", "numel", "t"])
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True if ``|a - b| <= atol + rtol |b|`` everywhere."""
+    return bool(np.allclose(to_numpy(a.data), to_numpy(b.data), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(a, b) -> bool:
+    """True if ``a`` and ``b`` have the same shape and elements."""
+    return a.shape == b.shape and bool((to_numpy(a.data) == to_numpy(b.data)).all())
+
+
+__all__ = [
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
+    "clamp", "clip", "clone", "concat", "concatenate", "cos", "detach", "div", "divide", "eq", "equal", "exp",
+    "flatten", "flip", "floor", "gather", "ge", "gt", "index_select", "is_tensor", "isfinite", "isinf", "isnan",
+    "le", "log", "log1p", "log_softmax", "logical_not", "logsumexp", "lt", "matmul", "max", "maximum", "mean",
+    "min", "minimum", "mm", "mul", "multiply", "narrow", "ne", "neg", "norm", "numel", "permute", "pow", "prod",
+    "reciprocal", "relu", "reshape", "round", "rsqrt", "sigmoid", "sign", "sin", "softmax", "split", "sqrt",
+    "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "swapaxes", "t", "tanh", "transpose",
+    "unbind", "unflatten", "unsqueeze", "var", "where",
+]
