@@ -5,7 +5,31 @@ Every name here has ``torch.nn.functional``'s signature, defaults and output sha
 
 from __future__ import annotations
 
-from ..ops.activation import log_softmax, softmax
+# linear
 from ..ops.matmul import linear
 
-__all__ = ["linear", "log_softmax", "softmax"]
+# activations
+from ..ops.activation import log_softmax, softmax
+
+# losses
+from ..ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+
+__all__ = [
+    # linear
+    "linear",
+    # activations
+    "log_softmax", "softmax",
+    # losses
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "kl_div", "l1_loss",
+    "mse_loss", "nll_loss", "smooth_l1_loss",
+]
