@@ -9,7 +9,23 @@ from __future__ import annotations
 from ..ops.matmul import linear
 
 # activations
-from ..ops.activation import log_softmax, softmax
+from ..ops.activation import (
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    prelu,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 
 # losses
 from ..ops.loss import (
@@ -28,7 +44,8 @@ __all__ = [
     # linear
     "linear",
     # activations
-    "log_softmax", "softmax",
+    "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax", "prelu", "relu", "relu6",
+    "sigmoid", "silu", "softmax", "softplus", "tanh",
     # losses
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "kl_div", "l1_loss",
     "mse_loss", "nll_loss", "smooth_l1_loss",

@@ -1,16 +1,24 @@
 """Activation functions, each with its derivative beside it.
 
-All are pointwise except softmax/log_softmax, which normalise along ``dim``.
+All are pointwise except softmax/log_softmax, which normalise along ``dim``, and PReLU, whose
+learned slope is shared along the channel dim 1. The public functions carry PyTorch's
+signatures; ``inplace=True`` writes the result into the input's storage when no gradient has to
+flow through it (a leaf that requires grad is refused, as in PyTorch) and otherwise computes out
+of place, since the ops before it may have saved that storage for their backward.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import array_module
+from ..dtypes import as_dtype
+from ..tensor import Tensor
 from .reduce import normalize_dims
 
 
@@ -23,14 +31,27 @@ def _erf(x):
     return erf(x).astype(x.dtype, copy=False)
 
 
+def sigmoid_array(x):
+    """1 / (1 + e^-x) of an array, from e^-|x| only (no overflow for large |x|)."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def log_sigmoid_array(x):
+    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|) of an array, finite for every x."""
+    xp = array_module(x)
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
 class ReLU(Function):
-    """y = max(x, 0);  dx = g where x > 0."""
+    """y = max(x, 0);  dx = g where y > 0."""
 
     @staticmethod
     def forward(ctx, x):
-        y = array_module(x).maximum(x, 0)
+        y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
         ctx.y = y
-        return y.astype(x.dtype, copy=False)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -66,8 +87,8 @@ class ELU(Function):
 
 
 class GELU(Function):
-    """y = x Phi(x) with Phi the standard normal CDF (``approximate='tanh'``: the tanh formula);
-    dx = g (Phi(x) + x phi(x))."""
+    """y = x Phi(x) with Phi the standard normal CDF (``approximate='tanh'``: the tanh formula
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))));  dx = g (Phi(x) + x phi(x))."""
 
     @staticmethod
     def forward(ctx, x, approximate):
@@ -100,10 +121,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        xp = array_module(x)
-        # exp of a non-positive number only: stable for large |x|.
-        e = xp.exp(-xp.abs(x))
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        y = sigmoid_array(x)
         ctx.y = y
         return y
 
@@ -118,7 +136,7 @@ class SiLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = Sigmoid.forward(ctx, x)
+        s = sigmoid_array(x)
         ctx.x, ctx.s = x, s
         return x * s
 
@@ -143,7 +161,8 @@ class Tanh(Function):
 
 
 class Hardtanh(Function):
-    """y = clamp(x, min_val, max_val);  dx = g strictly inside (min_val, max_val), as PyTorch."""
+    """y = clamp(x, min_val, max_val);  dx = g strictly inside (min_val, max_val), as PyTorch.
+    ReLU6 is Hardtanh(0, 6)."""
 
     @staticmethod
     def forward(ctx, x, min_val, max_val):
@@ -157,7 +176,8 @@ class Hardtanh(Function):
 
 
 class Softplus(Function):
-    """y = log(1 + e^(beta x)) / beta (linear above ``threshold``);  dx = g sigmoid(beta x)."""
+    """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (linear, as PyTorch);
+    dx = g sigmoid(beta x) (g above the threshold)."""
 
     @staticmethod
     def forward(ctx, x, beta, threshold):
@@ -168,14 +188,12 @@ class Softplus(Function):
 
     @staticmethod
     def backward(ctx, g):
-        xp = array_module(g)
         bx = ctx.bx
-        s = Sigmoid.forward(ctx, bx)
-        return xp.where(bx > ctx.threshold, g, g * s)
+        return array_module(g).where(bx > ctx.threshold, g, g * sigmoid_array(bx))
 
 
 class Hardswish(Function):
-    """y = x relu6(x + 3) / 6;  dx = g (0 for x < -3, 1 for x > 3, (2x + 3) / 6 between)."""
+    """y = x relu6(x + 3) / 6;  dx = g (0 for x <= -3, 1 for x >= 3, (2x + 3) / 6 between)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -186,7 +204,7 @@ class Hardswish(Function):
     def backward(ctx, g):
         x = ctx.x
         xp = array_module(x)
-        return g * xp.where(x < -3, 0, xp.where(x > 3, 1, (2 * x + 3) / x.dtype.type(6))).astype(g.dtype)
+        return g * xp.where(x <= -3, 0, xp.where(x >= 3, 1, (2 * x + 3) / x.dtype.type(6))).astype(g.dtype, copy=False)
 
 
 class Hardsigmoid(Function):
@@ -201,6 +219,30 @@ class Hardsigmoid(Function):
     def backward(ctx, g):
         x = ctx.x
         return g * ((x > -3) & (x < 3)) / g.dtype.type(6)
+
+
+class PReLU(Function):
+    """y = x if x > 0 else a x, with a learned slope ``a`` per channel (dim 1) or one shared;
+    dx = g (1 if x > 0 else a),  da = sum of g x where x <= 0 over all dims but the channel."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        slope = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
+        ctx.x, ctx.slope, ctx.weight_shape = x, slope, weight.shape
+        return array_module(x).where(x > 0, x, slope * x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, slope = ctx.x, ctx.slope
+        xp = array_module(g)
+        positive = x > 0
+        dx = xp.where(positive, g, slope * g) if ctx.needs_input_grad[0] else None
+        dw = None
+        if ctx.needs_input_grad[1]:
+            negative_part = xp.where(positive, 0, g * x)
+            axes = tuple(d for d in range(x.ndim) if d != 1) if slope.ndim else None
+            dw = negative_part.sum(axis=axes).reshape(ctx.weight_shape)
+        return dx, dw
 
 
 class Softmax(Function):
@@ -237,21 +279,167 @@ class LogSoftmax(Function):
         return g - array_module(g).exp(ctx.y) * g.sum(axis=ctx.dim, keepdims=True)
 
 
-def _softmax_dim(name, x, dim):
+# ---------------------------------------------------------------------- functional forms
+def _check_input(name, input, floating=True):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be a Tensor, got {type(input).__name__}")
+    if floating and input.dtype.kind != "f":
+        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
+
+
+def _apply(name, fn, input, inplace, *args, **options):
+    """Run ``fn`` on ``input``; with ``inplace`` store the result in the input where that is safe."""
+    if not inplace:
+        return fn.apply(input, *args, **options)
+    tracking = input.requires_grad and grad_mode.is_grad_enabled()
+    if tracking and input.grad_fn is None:
+        raise RuntimeError(
+            f"{name}(inplace=True): a leaf tensor that requires grad can't be used in an in-place operation; "
+            "use inplace=False"
+        )
+    out = fn.apply(input, *args, **options)
+    if tracking:
+        return out  # earlier ops may have saved the input's storage for their backward
+    input.data[...] = out.data
+    return input
+
+
+def relu(input, inplace=False):
+    """max(input, 0), elementwise.
+
+    Example::
+
+        >>> F.relu(convlab.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+    _check_input("relu", input, floating=False)
+    return _apply("relu", ReLU, input, inplace)
+
+
+def relu6(input, inplace=False):
+    """min(max(input, 0), 6), elementwise."""
+    _check_input("relu6", input)
+    return _apply("relu6", Hardtanh, input, inplace, min_val=0.0, max_val=6.0)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """input where positive, ``negative_slope * input`` elsewhere."""
+    _check_input("leaky_relu", input)
+    return _apply("leaky_relu", LeakyReLU, input, inplace, negative_slope=float(negative_slope))
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """input where positive, ``alpha * (exp(input) - 1)`` elsewhere."""
+    _check_input("elu", input)
+    return _apply("elu", ELU, input, inplace, alpha=float(alpha))
+
+
+def gelu(input, approximate="none"):
+    """input * Phi(input) (Phi: the standard normal CDF); ``approximate='tanh'`` uses the tanh formula."""
+    _check_input("gelu", input)
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """input * sigmoid(input) (also called swish)."""
+    _check_input("silu", input)
+    return _apply("silu", SiLU, input, inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """input clamped to [min_val, max_val]."""
+    _check_input("hardtanh", input)
+    if min_val > max_val:
+        raise ValueError(f"hardtanh(): min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}")
+    return _apply("hardtanh", Hardtanh, input, inplace, min_val=float(min_val), max_val=float(max_val))
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-input)), computed without overflow."""
+    _check_input("sigmoid", input)
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    """The hyperbolic tangent, elementwise."""
+    _check_input("tanh", input)
+    return Tanh.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * input)) / beta, reverting to the identity where beta * input > threshold."""
+    _check_input("softplus", input)
+    return Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+def hardswish(input, inplace=False):
+    """input * relu6(input + 3) / 6 (MobileNetV3)."""
+    _check_input("hardswish", input)
+    return _apply("hardswish", Hardswish, input, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(input + 3) / 6."""
+    _check_input("hardsigmoid", input)
+    return _apply("hardsigmoid", Hardsigmoid, input, inplace)
+
+
+def prelu(input, weight):
+    """input where positive, ``weight * input`` elsewhere, with one slope per channel (dim 1).
+
+    Shape:
+        input (N, C, *) (or any shape when ``weight`` has one element); weight (C,) or (1,).
+    """
+    _check_input("prelu", input)
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"prelu(): argument 'weight' must be a Tensor, got {type(weight).__name__}")
+    if weight.dtype != input.dtype:
+        raise TypeError(f"prelu(): expected weight of the input's dtype {input.dtype}, got {weight.dtype}")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.ndim > 1 or weight.data.size not in (1, channels):
+        raise ValueError(
+            f"prelu(): expected weight of shape (1,) or ({channels},) (one slope per channel of input "
+            f"{tuple(input.shape)}), got {tuple(weight.shape)}"
+        )
+    return PReLU.apply(input, weight)
+
+
+def _softmax_args(name, input, dim, dtype, stacklevel):
+    _check_input(name, input, floating=False)
+    if dtype is not None:
+        input = input.to(as_dtype(dtype))
+    elif input.dtype.kind != "f":
+        raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
     if dim is None:  # PyTorch's legacy implicit choice
-        dim = 0 if x.ndim in (0, 1, 3) else 1
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}(): expected a floating point tensor, got dtype {x.dtype}")
-    return normalize_dims(name, x.ndim, dim)[0] if x.ndim else 0
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+            stacklevel=stacklevel,
+        )
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    # a 0-d tensor normalises over its single element
+    axis = normalize_dims(name, input.ndim, dim)[0] if input.ndim else None
+    return input, axis
 
 
-def softmax(x, dim=None):
-    """Softmax along ``dim``."""
-    d = _softmax_dim("softmax", x, dim)
-    return Softmax.apply(x, dim=d) if x.ndim else x / x
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(input) / sum(exp(input)) along ``dim``.
+
+    Args:
+        dim: the dimension that sums to 1 (omitting it is deprecated, as in PyTorch).
+        dtype: cast the input to this dtype first.
+
+    Example::
+
+        >>> F.softmax(convlab.tensor([[1.0, 1.0]]), dim=1)
+        tensor([[0.5000, 0.5000]])
+    """
+    input, axis = _softmax_args("softmax", input, dim, dtype, _stacklevel)
+    return Softmax.apply(input, dim=axis)
 
 
-def log_softmax(x, dim=None):
-    """Log-softmax along ``dim``, computed without forming softmax (stable)."""
-    d = _softmax_dim("log_softmax", x, dim)
-    return LogSoftmax.apply(x, dim=d) if x.ndim else x - x
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """log(softmax(input)) along ``dim``, computed as input - logsumexp(input) (stable)."""
+    input, axis = _softmax_args("log_softmax", input, dim, dtype, _stacklevel)
+    return LogSoftmax.apply(input, dim=axis)

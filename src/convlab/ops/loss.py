@@ -22,6 +22,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..backend import array_module
 from ..tensor import Tensor
+from .activation import log_sigmoid_array, sigmoid_array
 from .elementwise import unbroadcast
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -63,18 +64,6 @@ def _target_weights(xp, target, weight, ignore_index, dtype):
 def _along_classes(weight, ndim):
     """A (C,) weight reshaped to broadcast along dim 1 of an ``ndim``-dim (N, C, ...) array."""
     return weight.reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def _log_sigmoid(x):
-    """log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|), finite for every x."""
-    xp = array_module(x)
-    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
-
-
-def _sigmoid(x):
-    xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------- classification
@@ -311,7 +300,7 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t, weight, pos_weight, reduction):
-        log_sig = _log_sigmoid(x)
+        log_sig = log_sigmoid_array(x)
         if pos_weight is not None:
             log_sig = log_sig * ((pos_weight - 1) * t + 1)
         loss = (1 - t) * x - log_sig
@@ -331,15 +320,15 @@ class BinaryCrossEntropyWithLogits(Function):
         dx = dt = None
         if ctx.needs_input_grad[0]:
             if pos_weight is None:
-                dx = scale * (_sigmoid(x) - t)
+                dx = scale * (sigmoid_array(x) - t)
             else:
                 pt = pos_weight * t
-                dx = scale * ((pt + 1 - t) * _sigmoid(x) - pt)
+                dx = scale * ((pt + 1 - t) * sigmoid_array(x) - pt)
         if ctx.needs_input_grad[1]:
             if pos_weight is None:
                 dt = scale * -x
             else:
-                dt = scale * (_log_sigmoid(-x) - pos_weight * _log_sigmoid(x))
+                dt = scale * (log_sigmoid_array(-x) - pos_weight * log_sigmoid_array(x))
         return dx, dt
 
 
@@ -490,9 +479,7 @@ def _check_reduction(name, reduction, size_average=None, reduce=None, allowed=_R
     return reduction
 
 
-def _check_tensor(name, arg, value, optional=False):
-    if optional and value is None:
-        return
+def _check_tensor(name, arg, value):
     if not isinstance(value, Tensor):
         raise TypeError(f"{name}(): argument '{arg}' must be a Tensor, got {type(value).__name__}")
 
@@ -516,6 +503,21 @@ def _constant(name, arg, value, like):
     if value.dtype.kind != "f":
         raise TypeError(f"{name}(): expected a floating point '{arg}', got dtype {value.dtype}")
     return value.data.astype(like.dtype, copy=False)
+
+
+def _broadcast_constant(name, arg, value, input):
+    """A non-differentiable weight that must broadcast to the input's shape (not enlarge it)."""
+    array = _constant(name, arg, value, input)
+    if array is not None:
+        try:
+            fits = np.broadcast_shapes(array.shape, input.shape) == tuple(input.shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{name}(): expected {arg} broadcastable to the input's shape {tuple(input.shape)}, got {tuple(array.shape)}"
+            )
+    return array
 
 
 def _common_float(input, target):
@@ -746,8 +748,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     reduction = _check_reduction(name, reduction)
     if delta <= 0:
         raise ValueError(f"{name}(): delta must be positive, got {delta}")
-    if isinstance(target, Tensor) and isinstance(input, Tensor) and target.dtype != input.dtype:
-        target = target.to(input.dtype) if input.dtype.kind == "f" else target
+    _check_float_input(name, input)
+    _check_tensor(name, "target", target)
+    if target.dtype != input.dtype:  # PyTorch computes Huber in the input's dtype
+        target = target.to(input.dtype)
     return _regression(name, HuberLoss, input, target, reduction, weight, False, delta=float(delta))
 
 
@@ -776,21 +780,6 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             raise ValueError(f"{name}(): all elements of {arg} should be between 0 and 1")
     weight = _broadcast_constant(name, "weight", weight, input)
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=reduction)
-
-
-def _broadcast_constant(name, arg, value, input):
-    """A non-differentiable weight that must broadcast to the input's shape (not enlarge it)."""
-    array = _constant(name, arg, value, input)
-    if array is not None:
-        try:
-            fits = np.broadcast_shapes(array.shape, input.shape) == tuple(input.shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(
-                f"{name}(): expected {arg} broadcastable to the input's shape {tuple(input.shape)}, got {tuple(array.shape)}"
-            )
-    return array
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",

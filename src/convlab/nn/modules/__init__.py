@@ -3,6 +3,23 @@
 from .module import Module
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .linear import Flatten, Identity, Linear, Unflatten
+from .activation import (
+    ELU,
+    GELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
