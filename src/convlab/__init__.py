@@ -57,6 +57,8 @@ from .creation import (
 )
 from .functions import *  # noqa: F401,F403  torch-style top-level functions (convlab.cat, convlab.exp, ...)
 from .functions import __all__ as _function_names
+from . import optim
+from .io import load, save
 
 
 class cuda:
@@ -72,4 +74,5 @@ __all__ = [
     "is_grad_enabled", "linspace", "long", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "set_default_dtype", "set_grad_enabled", "set_rng_state", "short",
     "tensor", "uint8", "zeros", "zeros_like", *_function_names,
+    "load", "optim", "save",
 ]
