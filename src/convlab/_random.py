@@ -18,9 +18,10 @@ def manual_seed(seed: int) -> np.random.Generator:
     global _generator
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"manual_seed(): seed must be an int, got {type(seed).__name__}")
-    _generator = np.random.default_rng(int(seed))
+    seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF  # negative seeds wrap, as in PyTorch
+    _generator = np.random.default_rng(seed)
     if backend.cupy is not None and backend.cuda_is_available():
-        backend.cupy.random.seed(int(seed))
+        backend.cupy.random.seed(seed)
     return _generator
 
 
@@ -36,7 +37,12 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by :func:`get_rng_state`."""
-    _generator.bit_generator.state = state
+    if not isinstance(state, dict) or "bit_generator" not in state:
+        raise TypeError(f"set_rng_state(): expected a state dict from convlab.get_rng_state(), got {type(state).__name__}")
+    try:
+        _generator.bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"set_rng_state(): invalid generator state ({e})") from None
 
 
 def _on(array: np.ndarray, dtype, device):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import to_numpy
+from .dtypes import promote_types, result_type
 from .ops import activation, elementwise, indexing, matmul as _matmul, reduce, shape
 from .tensor import Tensor
 
@@ -35,6 +36,8 @@ add = elementwise.add
 sub = subtract = elementwise.sub
 mul = multiply = elementwise.mul
 div = divide = elementwise.div
+floor_divide = elementwise.floor_divide
+remainder = elementwise.remainder
 pow = elementwise.pow
 matmul = mm = bmm = _matmul.matmul
 sum = reduce.sum
@@ -62,6 +65,8 @@ def _method(name):
 exp, log, log1p, sqrt, rsqrt, abs, sin, cos, neg, sign, floor, ceil, round = map(
     _method, ["exp", "log", "log1p", "sqrt", "rsqrt", "abs", "sin", "cos", "neg", "sign", "floor", "ceil", "round"]
 )
+expm1, log2, log10, trunc, negative = map(_method, ["expm1", "log2", "log10", "trunc", "negative"])
+logical_and, logical_or, logical_xor = map(_method, ["logical_and", "logical_or", "logical_xor"])
 relu, sigmoid, tanh, square, reciprocal = map(_method, ["relu", "sigmoid", "tanh", "square", "reciprocal"])
 max, min, argmax, argmin, all, any = map(_method, ["max", "min", "argmax", "argmin", "all", "any"])
 isnan, isinf, isfinite, logical_not = map(_method, ["isnan", "isinf", "isfinite", "logical_not"])
@@ -84,7 +89,8 @@ def equal(a, b) -> bool:
 
 
 __all__ = [
-    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
+    "abs", "add", "all", "expm1", "floor_divide", "log10", "log2", "logical_and", "logical_or", "logical_xor",
+    "negative", "promote_types", "remainder", "result_type", "trunc", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
     "clamp", "clip", "clone", "concat", "concatenate", "cos", "detach", "div", "divide", "eq", "equal", "exp",
     "flatten", "flip", "floor", "gather", "ge", "gt", "index_select", "is_tensor", "isfinite", "isinf", "isnan",
     "le", "log", "log1p", "log_softmax", "logical_not", "logsumexp", "lt", "matmul", "max", "maximum", "mean",

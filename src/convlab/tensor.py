@@ -10,6 +10,15 @@ A tensor holds
 
 Every method mirrors ``torch.Tensor``; the math lives in ``convlab.ops`` (one topic per file),
 this file only dispatches to it.
+
+In-place operations (``add_``, ``mul_``, ``x[i] = v``, ...) change ``data`` directly and are
+never recorded in the graph. They are allowed whenever no gradient can be affected: on tensors
+that do not require grad, and on anything under ``no_grad()`` (optimiser steps, initialisation).
+With grad mode on, PyTorch refuses them on a leaf that requires grad, and so does convlab; on a
+tensor that is part of the graph (PyTorch would record the change) convlab raises too, rather
+than risk a wrong gradient. The augmented assignments ``x += y``, ``x *= y``, ... then fall back
+to the out-of-place result, which Python binds to the name ``x``, so residual code such as
+``out += identity`` works unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ import numbers
 import numpy as np
 
 from . import dtypes
+from ._tensor_str import tensor_repr
 from .backend import array_module, device_of, to_device, to_numpy
+from .backend import device as _backend_device
 
 _ARRAY_TYPES: tuple = (np.ndarray,)
 try:
@@ -36,6 +47,10 @@ class Tensor:
     Create tensors with :func:`convlab.tensor`, :func:`convlab.zeros`, ... rather than this
     constructor, which wraps an existing array without copying it.
 
+    Args:
+        data: a NumPy/CuPy array (wrapped as is) or anything ``numpy.asarray`` accepts.
+        requires_grad: record operations on this tensor for ``backward()`` (floating only).
+
     Example::
 
         >>> x = convlab.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -46,7 +61,7 @@ class Tensor:
                 [6., 8.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_index", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_index", "_hooks", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False):
@@ -57,19 +72,10 @@ class Tensor:
         self.grad_fn = None
         self._output_index = 0
         self._hooks = None
+        self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
-
-    @classmethod
-    def _from_op(cls, data, node, index):
-        """Wrap an op's output array as a non-leaf tensor produced by graph node ``node``."""
-        t = cls(data)
-        if t.data.dtype.kind in "fc":
-            t.requires_grad = True
-            t.grad_fn = node
-            t._output_index = index
-        return t
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -90,7 +96,13 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (created by the user, or not requiring grad)."""
         return self.grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        """True if :meth:`retain_grad` was called on this non-leaf tensor."""
+        return self._retains_grad
 
     @property
     def is_cuda(self) -> bool:
@@ -105,7 +117,11 @@ class Tensor:
         return self.transpose(-2, -1)
 
     def size(self, dim: int | None = None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        """The shape, or the size of dimension ``dim``."""
+        if dim is None:
+            return self.data.shape
+        (d,) = _ops_reduce.normalize_dims("size", self.ndim, dim) or (0,)
+        return self.data.shape[d] if self.ndim else 1
 
     def dim(self) -> int:
         return self.data.ndim
@@ -127,24 +143,30 @@ class Tensor:
     def __iter__(self):
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return iter(self.unbind(0))
 
     __hash__ = object.__hash__  # == is elementwise, identity hashes like torch.Tensor
 
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shares memory on the CPU)."""
-        if self.requires_grad and grad_mode.is_grad_enabled():
+        """The data as a NumPy array, sharing memory (CPU tensors only, as in PyTorch)."""
+        if self.requires_grad and grad_mode._state.enabled:
             raise RuntimeError("numpy(): can't call numpy() on a Tensor that requires grad; use tensor.detach().numpy()")
-        return to_numpy(self.data)
+        if not isinstance(self.data, np.ndarray):
+            raise TypeError(f"numpy(): can't convert a {self.device} tensor to NumPy; copy it to the CPU first with .cpu()")
+        return self.data
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted to a Python number, got shape {tuple(self.shape)}")
+            raise RuntimeError(
+                f"item(): a Tensor with {self.data.size} elements cannot be converted to a Python number "
+                f"(shape {tuple(self.shape)})"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self):
+        """The elements as (nested) Python lists of numbers; a 0-d tensor gives a number."""
         return to_numpy(self.data).tolist()
 
     def __float__(self):
@@ -163,28 +185,40 @@ class Tensor:
             raise RuntimeError(f"bool(): the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.item())
 
+    def __format__(self, spec: str) -> str:
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
     def __array__(self, dtype=None, copy=None):
         arr = to_numpy(self.data)
         return arr if dtype is None else arr.astype(dtype)
 
     def to(self, *args, **kwargs) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``; differentiable."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``; differentiable.
+
+        Returns ``self`` when nothing changes (as PyTorch does), else a converted copy.
+        Raises RuntimeError naming the reason when a CUDA device is asked for but absent.
+        """
         dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
         if kwargs:
             raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
             if isinstance(a, Tensor):
                 dev, dtype = a.device, a.dtype
-            elif isinstance(a, str) or type(a).__name__ == "device":
+            elif isinstance(a, (str, _backend_device)):
                 dev = a
             else:
                 dtype = a
         out = self
         if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
             out = _ops_shape.Cast.apply(out, dtype=dtypes.as_dtype(dtype))
-        if dev is not None and out.device != dev:
+        if dev is not None and out.device != _backend_device(dev):
             out = _ops_shape.ToDevice.apply(out, device=dev)
+        if copy and out is self:
+            out = self.clone()
         return out
 
     def cpu(self) -> Tensor:
@@ -195,6 +229,12 @@ class Tensor:
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
+
+    def type(self, dtype=None):
+        """With no argument, the type name (``'convlab.FloatTensor'``); else ``to(dtype)``."""
+        if dtype is None:
+            return "convlab." + _TYPE_NAMES.get(self.dtype, str(self.dtype)) + "Tensor"
+        return self.to(dtype)
 
     def float(self) -> Tensor:
         return self.to(dtypes.float32)
@@ -214,12 +254,44 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(dtypes.bool)
 
+    def byte(self) -> Tensor:
+        return self.to(dtypes.uint8)
+
+    # ------------------------------------------------------------------ new tensors like this one
+    def _new(self, array, requires_grad):
+        return Tensor(array, requires_grad=requires_grad)
+
+    def _new_dtype(self, dtype):
+        return self.dtype if dtype is None else dtypes.as_dtype(dtype)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype and device unless given."""
+        xp = array_module(self.data)
+        array = xp.array(data.data if isinstance(data, Tensor) else data, dtype=self._new_dtype(dtype))
+        return _creation.tensor(array, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _creation.full(size, fill_value, dtype=self._new_dtype(dtype), device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _creation.zeros(*size, dtype=self._new_dtype(dtype), device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _creation.ones(*size, dtype=self._new_dtype(dtype), device=device or self.device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return _creation.empty(*size, dtype=self._new_dtype(dtype), device=device or self.device, requires_grad=requires_grad)
+
     # ------------------------------------------------------------------ autograd
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set whether this leaf records operations for ``backward()``; returns ``self``."""
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(f"requires_grad_(): only floating point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError("requires_grad_(False): only leaf tensors can stop requiring grad; use detach()")
+            raise RuntimeError(
+                "requires_grad_(False): only leaf tensors can stop requiring grad; "
+                "use y = x.detach() for a tensor cut from the graph"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -228,50 +300,40 @@ class Tensor:
         return Tensor(self.data)
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place (it becomes a leaf that does not require grad)."""
         self.grad_fn, self.requires_grad = None, False
         return self
 
     def clone(self) -> Tensor:
+        """A copy of the data; differentiable (the gradient passes through unchanged)."""
         return _ops_shape.Clone.apply(self)
 
-    def backward(self, gradient=None, retain_graph: bool = False, inputs=None) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
 
         Args:
             gradient: d(loss)/d(self), same shape as ``self``; may be omitted only for a
                 one-element tensor (then it is 1).
-            retain_graph: keep the saved values so ``backward`` can run through the graph again.
-            inputs: accumulate only into these leaves (default: all leaves reached).
+            retain_graph: keep the saved values so ``backward`` can run through the graph again
+                (default False: they are freed, and a second pass raises RuntimeError).
+            create_graph: not supported (higher-order gradients); must be False.
+            inputs: accumulate only into these tensors' ``.grad`` (default: all leaves reached).
+
+        Example::
+
+            >>> w = convlab.tensor([1.0, 2.0], requires_grad=True)
+            >>> (w * w).sum().backward()
+            >>> w.grad
+            tensor([2., 4.])
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward(): the tensor does not require grad and has no grad_fn")
-        xp = array_module(self.data)
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for scalar outputs, got shape {tuple(self.shape)}; "
-                    "pass gradient= with the same shape"
-                )
-            g = xp.ones_like(self.data)
-        else:
-            g = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
-            if g.shape != self.data.shape:
-                raise RuntimeError(
-                    f"backward(): gradient has shape {tuple(g.shape)} but the tensor has shape {tuple(self.shape)}"
-                )
-        if inputs is None:
-            _engine.run_backward([self], [g], retain_graph=retain_graph)
-            return
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        found = _engine.run_backward([self], [g], retain_graph=retain_graph, inputs=inputs)
-        for t, gi in zip(inputs, found):
-            if gi is not None:
-                t.grad = Tensor(xp.array(gi, dtype=t.dtype)) if t.grad is None else Tensor(t.grad.data + gi)
+        _functional.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad) -> Tensor | None`` with this tensor's gradient during backward.
 
-        A returned tensor replaces the gradient. Returns a handle whose ``remove()`` undoes it.
+        A returned tensor replaces the gradient. On a leaf the hook sees the gradient summed
+        over the whole pass, before it is accumulated into ``.grad``. Returns a handle whose
+        ``remove()`` undoes the registration.
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook(): cannot register a hook on a tensor that doesn't require gradient")
@@ -288,8 +350,13 @@ class Tensor:
         return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
-        if self.grad_fn is None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it).
+
+        Like a leaf's, the retained gradient accumulates over backward calls.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): can't retain_grad on a Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
             return
         import weakref
 
@@ -301,105 +368,197 @@ class Tensor:
                 t.grad = Tensor(grad.data.copy()) if t.grad is None else Tensor(t.grad.data + grad.data)
 
         self.register_hook(store)
+        self._retains_grad = True
 
     # ------------------------------------------------------------------ in place (no graph)
-    def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and grad_mode.is_grad_enabled():
-            what = "a leaf tensor that requires grad" if self.grad_fn is None else "a tensor that is part of the graph"
+    def _check_inplace(self, name: str, value=None) -> None:
+        """Refuse an in-place change that a gradient could depend on (see the module docstring)."""
+        if not grad_mode._state.enabled:
+            return
+        if self.requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"{name}(): a leaf tensor that requires grad (shape {tuple(self.shape)}) is being used in an "
+                    "in-place operation; wrap it in convlab.no_grad() or work on .detach()"
+                )
             raise RuntimeError(
-                f"{name}(): in-place operation on {what} is not allowed; wrap it in convlab.no_grad() or use .detach()"
+                f"{name}(): in-place operation on a tensor that is part of the autograd graph "
+                f"(grad_fn={self.grad_fn!r}, shape {tuple(self.shape)}); convlab does not record in-place "
+                "changes, use the out-of-place form (e.g. y = x + other)"
+            )
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise RuntimeError(
+                f"{name}(): the value requires grad but the tensor being modified (shape {tuple(self.shape)}) does not; "
+                "convlab does not record in-place changes, build the result out of place (e.g. convlab.where, convlab.cat)"
             )
 
     def _operand(self, value, name):
+        """``value`` as something NumPy can combine with ``self.data`` in place (checked shape)."""
         if isinstance(value, Tensor):
             value = value.data
         if hasattr(value, "shape"):
-            try:
-                np.broadcast_shapes(value.shape, self.shape)
-            except ValueError:
-                raise RuntimeError(
-                    f"{name}(): the value of shape {tuple(value.shape)} cannot be broadcast to the tensor's shape {tuple(self.shape)}"
-                ) from None
-            if tuple(np.broadcast_shapes(value.shape, self.shape)) != tuple(self.shape):
-                raise RuntimeError(
-                    f"{name}(): output with shape {tuple(self.shape)} doesn't match the broadcast shape "
-                    f"{tuple(np.broadcast_shapes(value.shape, self.shape))}"
-                )
+            if tuple(value.shape) != tuple(self.shape):
+                try:
+                    target = np.broadcast_shapes(value.shape, self.shape)
+                except ValueError:
+                    target = None
+                if target != tuple(self.shape):
+                    raise RuntimeError(
+                        f"{name}(): a value of shape {tuple(value.shape)} cannot be broadcast to the tensor's shape "
+                        f"{tuple(self.shape)}"
+                    )
+            if device_of(value) != self.device:
+                value = to_device(value, self.device)
         return value
 
+    def _inplace(self, name, other, update):
+        """Apply ``update(data, operand)`` to ``self.data`` in place after the checks."""
+        self._check_inplace(name, other)
+        operand = None if other is None else self._operand(other, name)
+        try:
+            update(self.data, operand)
+        except TypeError as e:  # NumPy refuses e.g. float into int ("same_kind" casting)
+            raise RuntimeError(f"{name}(): result of dtype {getattr(operand, 'dtype', type(operand).__name__)} can't be "
+                               f"written into a tensor of dtype {self.dtype} ({e})") from None
+        return self
+
     def zero_(self) -> Tensor:
+        """Fill with zeros in place."""
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
-        self._check_inplace("fill_")
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        """Fill with ``value`` (a number or one-element tensor) in place."""
+        self._check_inplace("fill_", value)
+        self.data[...] = value.item() if isinstance(value, Tensor) else value
         return self
 
     def copy_(self, src) -> Tensor:
-        self._check_inplace("copy_")
-        src = self._operand(src, "copy_")
-        self.data[...] = to_device(src, self.device) if isinstance(src, _ARRAY_TYPES) else src
-        return self
+        """Copy the elements of ``src`` (broadcast to this shape) into this tensor in place."""
+        def update(data, operand):
+            data[...] = operand
+
+        return self._inplace("copy_", src, update)
 
     def add_(self, other, alpha=1) -> Tensor:
-        self._check_inplace("add_")
-        other = self._operand(other, "add_")
-        self.data += other if alpha == 1 else alpha * other
-        return self
+        """``self += alpha * other`` in place."""
+        def update(data, operand):
+            data += operand if alpha == 1 else operand * alpha
+
+        return self._inplace("add_", other, update)
 
     def sub_(self, other, alpha=1) -> Tensor:
-        return self.add_(other, alpha=-alpha)
+        """``self -= alpha * other`` in place."""
+        def update(data, operand):
+            data -= operand if alpha == 1 else operand * alpha
+
+        return self._inplace("sub_", other, update)
 
     def mul_(self, other) -> Tensor:
-        self._check_inplace("mul_")
-        self.data *= self._operand(other, "mul_")
-        return self
+        """``self *= other`` in place."""
+        def update(data, operand):
+            data *= operand
+
+        return self._inplace("mul_", other, update)
 
     def div_(self, other) -> Tensor:
-        self._check_inplace("div_")
-        self.data /= self._operand(other, "div_")
-        return self
+        """``self /= other`` in place (floating tensors)."""
+        def update(data, operand):
+            data /= operand
+
+        return self._inplace("div_", other, update)
+
+    def pow_(self, exponent) -> Tensor:
+        """``self **= exponent`` in place."""
+        def update(data, operand):
+            data **= operand
+
+        return self._inplace("pow_", exponent, update)
+
+    def addcmul_(self, tensor1, tensor2, value=1) -> Tensor:
+        """``self += value * tensor1 * tensor2`` in place (optimisers' building block)."""
+        return self.add_(_data_of(tensor1) * _data_of(tensor2), alpha=value)
+
+    def addcdiv_(self, tensor1, tensor2, value=1) -> Tensor:
+        """``self += value * tensor1 / tensor2`` in place."""
+        return self.add_(_data_of(tensor1) / _data_of(tensor2), alpha=value)
+
+    def lerp_(self, end, weight) -> Tensor:
+        """``self += weight * (end - self)`` in place."""
+        return self.add_((_data_of(end) - self.data) * _data_of(weight))
+
+    def sqrt_(self) -> Tensor:
+        """Square root in place."""
+        return self._inplace("sqrt_", None, lambda data, _: array_module(data).sqrt(data, out=data))
+
+    def neg_(self) -> Tensor:
+        """Negate in place."""
+        return self._inplace("neg_", None, lambda data, _: array_module(data).negative(data, out=data))
 
     def clamp_(self, min=None, max=None) -> Tensor:
-        self._check_inplace("clamp_")
-        array_module(self.data).clip(self.data, min, max, out=self.data)
-        return self
+        """Clamp to [min, max] in place."""
+        if min is None and max is None:
+            raise ValueError("clamp_(): at least one of 'min' and 'max' must be given")
+        return self._inplace("clamp_", None, lambda data, _: array_module(data).clip(data, _data_of(min), _data_of(max), out=data))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        """Fill with samples of U(a, b) in place."""
         self._check_inplace("uniform_")
         self.data[...] = _random.uniform(a, b, self.shape, self.dtype, self.device)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        """Fill with samples of N(mean, std^2) in place."""
         self._check_inplace("normal_")
         self.data[...] = _random.normal(mean, std, self.shape, self.dtype, self.device)
         return self
 
-    __iadd__ = add_
-    __isub__ = sub_
-    __imul__ = mul_
-    __itruediv__ = div_
+    def _in_graph_with(self, other) -> bool:
+        """True if an in-place change of self by ``other`` would have to be recorded."""
+        return grad_mode._state.enabled and (
+            (self.requires_grad and self.grad_fn is not None)
+            or (not self.requires_grad and isinstance(other, Tensor) and other.requires_grad)
+        )
+
+    def __iadd__(self, other):
+        return self + other if self._in_graph_with(other) else self.add_(other)
+
+    def __isub__(self, other):
+        return self - other if self._in_graph_with(other) else self.sub_(other)
+
+    def __imul__(self, other):
+        return self * other if self._in_graph_with(other) else self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self / other if self._in_graph_with(other) else self.div_(other)
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        self.data[_ops_index.as_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._check_inplace("__setitem__", value)
+        index = _ops_index.as_index(index, array_module(self.data))
+        if isinstance(value, Tensor):
+            value = value.data
+        if device_of(value) != self.device if hasattr(value, "shape") else False:
+            value = to_device(value, self.device)
+        try:
+            self.data[index] = value
+        except ValueError as e:
+            raise RuntimeError(
+                f"__setitem__(): can't assign a value of shape {tuple(np.shape(value))} to tensor of shape "
+                f"{tuple(self.shape)} at this index ({e})"
+            ) from None
+        except IndexError as e:
+            raise IndexError(f"__setitem__(): {e} (tensor shape {tuple(self.shape)})") from None
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
-        arr = to_numpy(self.data)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal")
-        extras = []
-        if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool) or arr.size == 0:
-            extras.append(f"dtype=convlab.{arr.dtype}")
-        if self.device.type != "cpu":
-            extras.append(f"device='{self.device}'")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+            autograd = f"grad_fn={self.grad_fn!r}"
+        else:
+            autograd = "requires_grad=True" if self.requires_grad else None
+        device = None if self.device.type == "cpu" else str(self.device)
+        defaults = (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool)
+        return tensor_repr(to_numpy(self.data), defaults, device, autograd)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
@@ -433,7 +592,7 @@ class Tensor:
         return _ops_elem.pow(other, self)
 
     def __neg__(self):
-        return _ops_elem.Neg.apply(self)
+        return _ops_elem.neg(self)
 
     def __pos__(self):
         return self
@@ -454,9 +613,13 @@ class Tensor:
         return _ops_elem.remainder(self, other)
 
     def __eq__(self, other):
+        if not _ops_elem.is_operand(other):
+            return NotImplemented  # x == None is False, as in PyTorch
         return _ops_elem.compare("eq", self, other)
 
     def __ne__(self, other):
+        if not _ops_elem.is_operand(other):
+            return NotImplemented
         return _ops_elem.compare("ne", self, other)
 
     def __lt__(self, other):
@@ -484,10 +647,10 @@ class Tensor:
         return _ops_elem.logical_not(self)
 
     def add(self, other, alpha=1):
-        return _ops_elem.add(self, other if alpha == 1 else other * alpha)
+        return _ops_elem.add(self, other, alpha=alpha)
 
     def sub(self, other, alpha=1):
-        return _ops_elem.sub(self, other if alpha == 1 else other * alpha)
+        return _ops_elem.sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _ops_elem.mul(self, other)
@@ -530,19 +693,28 @@ class Tensor:
 
     # ------------------------------------------------------------------ pointwise math
     def exp(self):
-        return _ops_elem.Exp.apply(self)
+        return _ops_elem.unary(_ops_elem.Exp, self)
+
+    def expm1(self):
+        return _ops_elem.unary(_ops_elem.Expm1, self)
 
     def log(self):
-        return _ops_elem.Log.apply(self)
+        return _ops_elem.unary(_ops_elem.Log, self)
 
     def log1p(self):
-        return _ops_elem.Log1p.apply(self)
+        return _ops_elem.unary(_ops_elem.Log1p, self)
+
+    def log2(self):
+        return _ops_elem.unary(_ops_elem.Log, self) / _LN2
+
+    def log10(self):
+        return _ops_elem.unary(_ops_elem.Log, self) / _LN10
 
     def sqrt(self):
-        return _ops_elem.Sqrt.apply(self)
+        return _ops_elem.unary(_ops_elem.Sqrt, self)
 
     def rsqrt(self):
-        return _ops_elem.pow(self, -0.5)
+        return _ops_elem.pow(_ops_elem.to_float(self), -0.5)
 
     def square(self):
         return _ops_elem.mul(self, self)
@@ -554,25 +726,30 @@ class Tensor:
         return _ops_elem.Abs.apply(self)
 
     def sin(self):
-        return _ops_elem.Sin.apply(self)
+        return _ops_elem.unary(_ops_elem.Sin, self)
 
     def cos(self):
-        return _ops_elem.Cos.apply(self)
+        return _ops_elem.unary(_ops_elem.Cos, self)
 
     def neg(self):
-        return -self
+        return _ops_elem.neg(self)
+
+    negative = neg
 
     def sign(self):
-        return _ops_elem.nondiff("sign", self)
+        return _ops_elem.piecewise_constant("sign", self)
 
     def floor(self):
-        return _ops_elem.nondiff("floor", self)
+        return _ops_elem.piecewise_constant("floor", self)
 
     def ceil(self):
-        return _ops_elem.nondiff("ceil", self)
+        return _ops_elem.piecewise_constant("ceil", self)
 
-    def round(self):
-        return _ops_elem.nondiff("round", self)
+    def round(self, decimals=0):
+        return _ops_elem.piecewise_constant("round", self, decimals=decimals)
+
+    def trunc(self):
+        return _ops_elem.piecewise_constant("trunc", self)
 
     def isnan(self):
         return _ops_elem.nondiff("isnan", self)
@@ -585,6 +762,15 @@ class Tensor:
 
     def logical_not(self):
         return _ops_elem.logical_not(self)
+
+    def logical_and(self, other):
+        return _ops_elem.compare("logical_and", self, other)
+
+    def logical_or(self, other):
+        return _ops_elem.compare("logical_or", self, other)
+
+    def logical_xor(self, other):
+        return _ops_elem.compare("logical_xor", self, other)
 
     def clamp(self, min=None, max=None):
         return _ops_elem.clamp(self, min, max)
@@ -669,8 +855,9 @@ class Tensor:
         return _ops_shape.reshape(self, *shape)
 
     def view(self, *shape):
-        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral)):
-            return self.to(shape[0])  # view(dtype)
+        """The same elements with a new shape; ``view(dtype)`` reinterprets the bits (no gradient)."""
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, numbers.Integral, Tensor)):
+            return _ops_shape.view_as_dtype(self, shape[0])
         return _ops_shape.reshape(self, *shape)
 
     def view_as(self, other):
@@ -742,6 +929,18 @@ class Tensor:
         return _ops_index.getitem(self, index)
 
 
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))
+_TYPE_NAMES = {
+    dtypes.float16: "Half", dtypes.float32: "Float", dtypes.float64: "Double", dtypes.int8: "Char",
+    dtypes.int16: "Short", dtypes.int32: "Int", dtypes.int64: "Long", dtypes.uint8: "Byte", dtypes.bool: "Bool",
+}
+
+
+def _data_of(x):
+    """The backend array inside a Tensor; anything else unchanged."""
+    return x.data if isinstance(x, Tensor) else x
+
+
 class RemovableHandle:
     """Returned by hook registrations; ``remove()`` unregisters the hook."""
 
@@ -763,8 +962,9 @@ class RemovableHandle:
 
 # The ops modules import Tensor, so they are imported after the class exists.
 from . import _random  # noqa: E402
+from . import creation as _creation  # noqa: E402
+from .autograd import functional as _functional  # noqa: E402
 from .autograd import grad_mode  # noqa: E402
-from .autograd import engine as _engine  # noqa: E402
 from .ops import activation as _ops_act  # noqa: E402
 from .ops import elementwise as _ops_elem  # noqa: E402
 from .ops import indexing as _ops_index  # noqa: E402

@@ -1,9 +1,20 @@
-"""The graph walk behind ``Tensor.backward()`` and ``convlab.autograd.grad``.
+"""The graph walk behind ``Tensor.backward()``, ``convlab.autograd.backward`` and
+``convlab.autograd.grad``.
 
 Nodes are visited in reverse topological order (every consumer of a tensor before the op that
 produced it), found by an iterative depth-first search, so chains of any length work without
-touching Python's recursion limit. Gradients arriving at a node from several consumers are
-summed before its ``backward`` runs; gradients reaching a leaf are accumulated into ``.grad``.
+touching Python's recursion limit. The gradients arriving at a node from all its consumers are
+summed before its ``backward`` runs once; the gradients reaching a leaf are summed over the whole
+pass, passed through the leaf's hooks and then accumulated into ``.grad`` (in place when a
+``.grad`` already exists, as PyTorch does).
+
+Every gradient an op returns is checked against the input it belongs to: a gradient with the
+input's shape plus broadcast dimensions is summed down to that shape, any other shape is an
+error naming the op; a gradient of another floating dtype is cast to the input's dtype.
+
+When only some tensors' gradients are wanted (``autograd.grad`` or ``backward(inputs=...)``),
+nodes that lead to none of them are skipped, and each executed node is told through
+``needs_input_grad`` to compute only the gradients that lead somewhere.
 """
 
 from __future__ import annotations
@@ -16,14 +27,14 @@ def topological_order(roots) -> list:
         if root in seen:
             continue
         seen.add(root)
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(root.next_edges))]
         while stack:
-            node, inputs = stack[-1]
-            for t in inputs:
-                parent = t.grad_fn if t is not None else None
-                if parent is not None and parent not in seen:
+            node, edges = stack[-1]
+            for edge in edges:
+                if type(edge) is tuple and edge[0] not in seen:
+                    parent = edge[0]
                     seen.add(parent)
-                    stack.append((parent, iter(parent.inputs)))
+                    stack.append((parent, iter(parent.next_edges)))
                     break
             else:
                 stack.pop()
@@ -32,81 +43,204 @@ def topological_order(roots) -> list:
     return order
 
 
+def edge_of(t):
+    """Where the gradient of tensor ``t`` goes: its producer's output slot, or ``t`` for a leaf."""
+    if t.grad_fn is None:
+        return t
+    return (t.grad_fn, t._output_index, t.data.shape, t.data.dtype)
+
+
+def _key(edge):
+    """Hashable identity of an edge's destination (leaf tensors by id: ``==`` is elementwise)."""
+    return edge[:2] if type(edge) is tuple else id(edge)
+
+
+def _fit(g, shape, dtype, node):
+    """``g`` as the gradient of a ``shape``/``dtype`` input; sums out broadcast dimensions."""
+    if g.shape != shape:
+        if len(g.shape) < len(shape) or not _broadcasts_to(shape, g.shape):
+            who = "the gradient seed" if node is None else f"{node.name()}"
+            raise RuntimeError(
+                f"backward(): {who} returned a gradient of shape {tuple(g.shape)} for an input of shape {tuple(shape)}"
+            )
+        g = unbroadcast(g, shape)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def _broadcasts_to(shape, target) -> bool:
+    lead = len(target) - len(shape)
+    return all(n == 1 or n == target[lead + i] for i, n in enumerate(shape))
+
+
 def _run_hooks(hooks, grad):
-    for hook in hooks:
+    for hook in list(hooks):
         result = hook(Tensor(grad))
         if result is not None:
             grad = result.data if isinstance(result, Tensor) else result
     return grad
 
 
-def run_backward(tensors, grads, retain_graph=False, inputs=None):
+def _private(g, shape, handed_out):
+    """``g`` or a copy of it, safe to give away as a ``.grad``: never a view, a read-only
+    array, or an array already given to another tensor in this pass."""
+    if g.base is not None or not getattr(g.flags, "writeable", True) or id(g) in handed_out:
+        g = g.copy()
+    handed_out.add(id(g))
+    return g
+
+
+def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=True):
     """Propagate ``grads`` (arrays, one per tensor in ``tensors``) back through the graph.
 
-    With ``inputs=None`` the gradients accumulate into the ``.grad`` of every leaf reached.
-    With ``inputs`` given, nothing is accumulated: the gradients with respect to those tensors
-    are returned as a list of arrays (``None`` where unreachable), as ``autograd.grad`` does.
+    Args:
+        tensors: the tensors to differentiate (roots of the walk).
+        grads: d(something)/d(tensor) for each root, arrays of the roots' shapes.
+        retain_graph: keep what forward saved, so the graph can be walked again.
+        inputs: only these tensors' gradients are wanted (default: every leaf reached).
+        accumulate: add the gradients into ``.grad`` (``backward``); when False (``grad``),
+            nothing is stored and the gradients w.r.t. ``inputs`` are returned.
+
+    Returns:
+        With ``accumulate=False``, a list with one array (or None, if unreachable) per input.
     """
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    found = None if inputs is None else [None] * len(inputs)
-    pending: dict = {}
-    given_to_leaves: set = set()
+    wanted = None
+    if inputs is not None:
+        wanted = {}
+        for i, t in enumerate(inputs):
+            wanted.setdefault(_key(edge_of(t)), []).append(i)
+    found = [None] * len(inputs) if inputs is not None else None
+    pending: dict = {}  # node -> list of summed gradients, one per output
+    leaf_grads: dict = {}  # id(leaf) -> [leaf, summed gradient]
+    handed_out = {id(g) for g in grads}  # callers' arrays: never stored without a copy
 
-    def deliver(t, g):
-        if wanted is not None and id(t) in wanted:
-            i = wanted[id(t)]
-            found[i] = g if found[i] is None else found[i] + g
-        if t.grad_fn is not None:
-            buf = pending.get(t.grad_fn)
+    def deliver(edge, g):
+        if type(edge) is tuple:
+            node, k = edge[0], edge[1]
+            buf = pending.get(node)
             if buf is None:
-                buf = pending[t.grad_fn] = {}
-            k = t._output_index
-            buf[k] = g if k not in buf else buf[k] + g
-        elif wanted is None:
-            _accumulate_leaf(t, g, given_to_leaves)
+                buf = pending[node] = [None] * node.n_outputs
+            buf[k] = g if buf[k] is None else buf[k] + g
+        else:
+            entry = leaf_grads.get(id(edge))
+            if entry is None:
+                leaf_grads[id(edge)] = [edge, g]
+            else:
+                entry[1] = entry[1] + g
 
+    roots = []
     for t, g in zip(tensors, grads):
-        deliver(t, g)
+        edge = edge_of(t)
+        deliver(edge, g)
+        if type(edge) is tuple:
+            roots.append(edge[0])
 
-    for node in topological_order([t.grad_fn for t in tensors if t.grad_fn is not None]):
+    order = topological_order(roots)
+    useful = None if wanted is None else _useful_nodes(order, wanted)
+
+    for node in order:
         buf = pending.pop(node, None)
         if buf is None:
             continue
+        if node.output_hooks:
+            for k, hooks in node.output_hooks.items():
+                if buf[k] is not None:
+                    buf[k] = _run_hooks(hooks, buf[k])
+        if wanted is not None:
+            for k, g in enumerate(buf):
+                if g is not None and (node, k) in wanted:
+                    for i in wanted[(node, k)]:
+                        found[i] = g
+            if node not in useful:
+                continue
         if node.released:
             raise RuntimeError(
                 f"backward(): trying to backward through the graph a second time ({node.name()} has already "
                 "freed its saved values); call backward(retain_graph=True) the first time if you need to"
             )
-        if node.output_hooks:
-            for k, hooks in node.output_hooks.items():
-                if k in buf:
-                    buf[k] = _run_hooks(hooks, buf[k])
-        in_grads = node.backward(node, *[buf.get(k) for k in range(node.n_outputs)])
-        if not isinstance(in_grads, tuple):
+        edges = node.next_edges
+        needs = node.needs_input_grad
+        if wanted is not None:
+            node.needs_input_grad = tuple(_leads_to_wanted(e, useful, wanted) for e in edges)
+        try:
+            in_grads = node.backward(node, *buf)
+        finally:
+            node.needs_input_grad = needs
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
+        if len(in_grads) != len(edges):
+            raise RuntimeError(
+                f"backward(): {node.name()} returned {len(in_grads)} gradients, expected {len(edges)} (one per forward argument)"
+            )
         if not retain_graph:
             node.release()
-        for t, g in zip(node.inputs, in_grads):
-            if t is not None and g is not None and t.requires_grad:
-                deliver(t, g)
-    return found
+        for edge, g in zip(edges, in_grads):
+            if edge is None or g is None:
+                continue
+            if type(edge) is tuple:
+                if g.shape != edge[2] or g.dtype != edge[3]:
+                    g = _fit(g, edge[2], edge[3], node)
+            elif g.shape != edge.data.shape or g.dtype != edge.data.dtype:
+                g = _fit(g, edge.data.shape, edge.data.dtype, node)
+            deliver(edge, g)
+
+    for leaf, g in leaf_grads.values():
+        if wanted is not None:
+            positions = wanted.get(id(leaf))
+            if positions is None:
+                continue
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g)
+        if accumulate:
+            _accumulate(leaf, g, handed_out)
+        else:
+            for i in positions:
+                found[i] = g
+    if found is None:
+        return None
+    if accumulate:  # backward(inputs=[non-leaf, ...]): those tensors keep their gradient in .grad
+        for t, g in zip(inputs, found):
+            if g is not None and t.grad_fn is not None:
+                _accumulate(t, g, handed_out)
+        return None
+    return [None if g is None else _private(g, g.shape, handed_out) for g in found]
 
 
-def _accumulate_leaf(t, g, given_to_leaves):
-    if t._hooks:
-        g = _run_hooks(t._hooks, g)
+def _leads_to_wanted(edge, useful, wanted) -> bool:
+    if edge is None:
+        return False
+    if type(edge) is tuple:
+        return edge[0] in useful or edge[:2] in wanted
+    return id(edge) in wanted
+
+
+def _useful_nodes(order, wanted) -> set:
+    """The nodes of ``order`` from which some wanted tensor is reachable (producers first)."""
+    useful = set()
+    for node in reversed(order):
+        if any(_leads_to_wanted(e, useful, wanted) for e in node.next_edges):
+            useful.add(node)
+    return useful
+
+
+def _accumulate(t, g, handed_out) -> None:
+    """Add ``g`` into ``t.grad`` (in place when possible) or store it as the first gradient."""
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
-    if t.grad is None:
-        # The first gradient is stored without a copy unless it may be shared: a view
-        # (broadcast, reshape), a read-only array, or one already handed to another leaf.
-        if g.base is not None or not g.flags.writeable or id(g) in given_to_leaves or g.shape != t.data.shape:
-            g = g.copy() if g.shape == t.data.shape else _xp(g).broadcast_to(g, t.data.shape).copy()
-        given_to_leaves.add(id(g))
-        t.grad = Tensor(g)
+    if g.shape != t.data.shape:
+        g = array_module(g).broadcast_to(g, t.data.shape)
+    current = t.grad
+    if current is None:
+        t.grad = Tensor(_private(g, g.shape, handed_out))
+        return
+    acc = current.data
+    if acc.shape == g.shape and acc.dtype == g.dtype and getattr(acc.flags, "writeable", True):
+        acc += g
     else:
-        t.grad = Tensor(t.grad.data + g)
+        t.grad = Tensor(acc + g)
 
 
-from ..backend import array_module as _xp  # noqa: E402
+from ..backend import array_module  # noqa: E402
+from ..ops.elementwise import unbroadcast  # noqa: E402
 from ..tensor import Tensor  # noqa: E402

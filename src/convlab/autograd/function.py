@@ -23,9 +23,17 @@ gradients to compute; ``backward`` returns one gradient (or ``None``) per positi
 ``forward``. Keyword arguments are options (never differentiated). A ``forward`` returning a
 tuple makes a multi-output node whose ``backward`` receives one gradient per output (``None`` for
 outputs that received none). Integer or boolean outputs never require grad.
+
+The node remembers where each input's gradient goes as an *edge*, fixed when the op runs:
+``(producer_node, output_index, shape, dtype)`` for an input made by another op, the tensor
+itself for a leaf that requires grad, ``None`` for an input that needs no gradient. The graph
+therefore holds no activations besides what ``forward`` saved on ``ctx``, and freeing those after
+``backward`` frees the memory, as in PyTorch.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from . import grad_mode
 
@@ -35,7 +43,7 @@ class Function:
 
     # Graph bookkeeping lives in slots; an op's own saved state goes into the instance
     # ``__dict__`` so that freeing the graph after backward is ``__dict__.clear()``.
-    __slots__ = ("inputs", "needs_input_grad", "n_outputs", "output_hooks", "released", "__dict__", "__weakref__")
+    __slots__ = ("next_edges", "needs_input_grad", "n_outputs", "output_hooks", "released", "__dict__", "__weakref__")
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -47,35 +55,42 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = cls.__new__(cls)
-        record = grad_mode._enabled
-        arrays, needs, track = [], [], False
+        """Run ``forward`` on the arrays inside ``args`` and return Tensor output(s), recording
+        the graph node when grad mode is on and some Tensor argument requires grad."""
+        ctx = object.__new__(cls)
+        record = grad_mode._state.enabled
+        arrays, needs, edges, track = [], [], [], False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                r = record and a.requires_grad
-                needs.append(r)
-                track = track or r
+                if record and a.requires_grad:
+                    track = True
+                    needs.append(True)
+                    node = a.grad_fn
+                    edges.append(a if node is None else (node, a._output_index, a.data.shape, a.data.dtype))
+                    continue
             else:
                 arrays.append(a)
-                needs.append(False)
+            needs.append(False)
+            edges.append(None)
         ctx.needs_input_grad = tuple(needs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if not track:
             if type(out) is tuple:
-                return tuple(Tensor(o) for o in out)
-            return Tensor(out)
-        ctx.inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+                return tuple(_wrap(o) for o in out)
+            return _wrap(out)
+        ctx.next_edges = tuple(edges)
         ctx.output_hooks = None
         ctx.released = False
         if type(out) is tuple:
             ctx.n_outputs = len(out)
-            return tuple(Tensor._from_op(o, ctx, i) for i, o in enumerate(out))
+            return tuple(_wrap_output(o, ctx, i) for i, o in enumerate(out))
         ctx.n_outputs = 1
-        return Tensor._from_op(out, ctx, 0)
+        return _wrap_output(out, ctx, 0)
 
     def name(self) -> str:
-        return type(self).__name__ + "Backward"
+        """The node's name as PyTorch prints it in ``grad_fn=<...>``, e.g. ``MulBackward0``."""
+        return type(self).__name__ + "Backward0"
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
@@ -87,4 +102,24 @@ class Function:
             self.released = True
 
 
-from ..tensor import Tensor  # noqa: E402  (circular: Tensor methods call Functions)
+def _wrap(array):
+    """A leaf Tensor around an op's output array (no graph recorded)."""
+    t = object.__new__(Tensor)
+    t.data = array if isinstance(array, _ARRAY_TYPES) else np.asarray(array)
+    t.grad = t.grad_fn = t._hooks = None
+    t.requires_grad = t._retains_grad = False
+    t._output_index = 0
+    return t
+
+
+def _wrap_output(array, node, index):
+    """A Tensor around output ``index`` of ``node``; it joins the graph if it is floating."""
+    t = _wrap(array)
+    if t.data.dtype.kind in "fc":
+        t.requires_grad = True
+        t.grad_fn = node
+        t._output_index = index
+    return t
+
+
+from ..tensor import _ARRAY_TYPES, Tensor  # noqa: E402  (circular: Tensor methods call Functions)

@@ -1,11 +1,13 @@
-"""Elementwise arithmetic and math with NumPy broadcasting.
+"""Elementwise arithmetic and math with NumPy broadcasting and PyTorch's type promotion.
 
 Broadcasting rule for gradients: if ``a`` of shape ``A`` was broadcast to the output shape
 ``O``, then dL/da is dL/dy summed over the broadcast axes (the leading extra axes and every
 axis where ``A`` has size 1 but ``O`` does not), see :func:`unbroadcast`.
 
-Type rule (PyTorch's): Python scalars do not change a tensor's dtype (float32 stays float32);
-integer tensors combined with a Python float, or divided, give the default float dtype.
+Type rule (PyTorch's, :func:`convlab.dtypes.result_type`): operands are converted to the
+result dtype before NumPy sees them, so NumPy's own promotion never applies. Python scalars do
+not change a tensor's dtype (float32 stays float32); an integer tensor with a float operand,
+divided, or passed to ``exp``/``log``/``sqrt``/... gives the default float dtype (float32).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import numbers
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.function import Function
 from ..backend import array_module
-from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
 
@@ -25,9 +27,7 @@ def unbroadcast(grad, shape):
     if grad.shape == tuple(shape):
         return grad
     lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
@@ -35,22 +35,6 @@ def unbroadcast(grad, shape):
 
 def _shape(x):
     return x.shape if hasattr(x, "shape") else ()
-
-
-def _binary(cls, a, b):
-    """Apply a binary Function, fixing NumPy's dtype choices to PyTorch's."""
-    if isinstance(a, np.generic):
-        a = a.item()  # NumPy scalars act like Python scalars (weak dtype), as in PyTorch
-    if isinstance(b, np.generic):
-        b = b.item()
-    out = cls.apply(a, b)
-    if out.data.dtype == np.float64 and not (_is_float64(a) or _is_float64(b)):
-        out.data = out.data.astype(get_default_dtype())
-    return out
-
-
-def _is_float64(x) -> bool:
-    return getattr(x, "dtype", None) == np.float64
 
 
 class Add(Function):
@@ -92,15 +76,18 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
+        # Save only what the other input's gradient needs.
+        ctx.a = a if ctx.needs_input_grad[1] else None
+        ctx.b = b if ctx.needs_input_grad[0] else None
+        ctx.shapes = _shape(a), _shape(b)
         return a * b
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.a, ctx.b
+        sa, sb = ctx.shapes
         return (
-            unbroadcast(g * b, _shape(a)) if ctx.needs_input_grad[0] else None,
-            unbroadcast(g * a, _shape(b)) if ctx.needs_input_grad[1] else None,
+            unbroadcast(g * ctx.b, sa) if ctx.needs_input_grad[0] else None,
+            unbroadcast(g * ctx.a, sb) if ctx.needs_input_grad[1] else None,
         )
 
 
@@ -109,19 +96,21 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
+        ctx.a = a if ctx.needs_input_grad[1] else None
+        ctx.b, ctx.shapes = b, (_shape(a), _shape(b))
         return a / b
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.a, ctx.b
-        ga = unbroadcast(g / b, _shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-g * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
+        (sa, sb), b = ctx.shapes, ctx.b
+        ga = unbroadcast(g / b, sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-g * ctx.a / (b * b), sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
 class Pow(Function):
-    """y = a ** b;  da = g * b * a^(b-1), db = g * y * log(a) (0 where a = 0, as PyTorch)."""
+    """y = a ** b;  da = g * b * a^(b-1) (0 where b = 0), db = g * y * log(a) (0 where a = 0 and
+    b >= 0), as PyTorch."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -135,13 +124,15 @@ class Pow(Function):
         xp = array_module(g)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            if isinstance(b, numbers.Number) and b == 0:
-                ga = xp.zeros_like(g)
+            if isinstance(b, numbers.Number):
+                ga = xp.zeros_like(g) if b == 0 else g * (b * a ** (b - 1))
             else:
-                ga = unbroadcast(g * b * a ** (b - 1), _shape(a))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ga = xp.where(b == 0, 0, g * (b * a ** (b - 1))).astype(g.dtype, copy=False)
+            ga = unbroadcast(ga, _shape(a))
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * xp.where(a == 0, 0, y * xp.log(xp.where(a == 0, 1, a)))
+                gb = xp.where((a == 0) & (b >= 0), 0, g * (y * xp.log(a))).astype(g.dtype, copy=False)
             gb = unbroadcast(gb, _shape(b))
         return ga, gb
 
@@ -173,11 +164,10 @@ class Minimum(Function):
 
 
 def _select_grads(ctx, g, a_wins):
-    tie = ctx.a == ctx.b
-    wa = (a_wins + 0.5 * tie).astype(g.dtype)
+    share_a = a_wins + (ctx.a == ctx.b) * g.dtype.type(0.5)  # 1 where a wins, 1/2 on ties, else 0
     return (
-        unbroadcast(g * wa, _shape(ctx.a)) if ctx.needs_input_grad[0] else None,
-        unbroadcast(g * (1 - wa), _shape(ctx.b)) if ctx.needs_input_grad[1] else None,
+        unbroadcast(g * share_a, _shape(ctx.a)) if ctx.needs_input_grad[0] else None,
+        unbroadcast(g * (1 - share_a), _shape(ctx.b)) if ctx.needs_input_grad[1] else None,
     )
 
 
@@ -205,6 +195,20 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.y
+
+
+class Expm1(Function):
+    """y = e^x - 1 (accurate near 0);  dx = g * (y + 1)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = array_module(x).expm1(x)
+        ctx.y = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.y + 1)
 
 
 class Log(Function):
@@ -286,8 +290,25 @@ class Cos(Function):
         return -g * array_module(g).sin(ctx.x)
 
 
+class PiecewiseConstant(Function):
+    """y = sign/floor/ceil/round/trunc of x;  dx = 0 (the derivative almost everywhere), as PyTorch."""
+
+    @staticmethod
+    def forward(ctx, x, name, decimals):
+        xp = array_module(x)
+        ctx.shape = x.shape
+        if name == "round":
+            return xp.round(x, decimals)
+        return getattr(xp, name)(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return array_module(g).zeros(ctx.shape, dtype=g.dtype)
+
+
 class Clamp(Function):
-    """y = min(max(x, lo), hi);  dx = g where lo <= x <= hi, else 0 (PyTorch passes at the bounds)."""
+    """y = min(max(x, lo), hi)  (hi wins when lo > hi);
+    dx = g where lo <= x <= hi, dlo = g where x < lo < hi, dhi = g where x > hi or hi < lo (PyTorch)."""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -298,19 +319,26 @@ class Clamp(Function):
             y = xp.maximum(y, lo)
         if hi is not None:
             y = xp.minimum(y, hi)
-        return y.astype(x.dtype, copy=False)
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x, lo, hi = ctx.x, ctx.lo, ctx.hi
-        keep = True
-        if lo is not None:
-            keep = x >= lo
-        if hi is not None:
-            keep = keep & (x <= hi)
-        gx = g * keep if ctx.needs_input_grad[0] else None
-        glo = unbroadcast(g * (x < lo), _shape(lo)) if ctx.needs_input_grad[1] else None
-        ghi = unbroadcast(g * (x > hi), _shape(hi)) if ctx.needs_input_grad[2] else None
+        xp = array_module(g)
+        gx = glo = ghi = None
+        if ctx.needs_input_grad[0]:
+            keep = True
+            if lo is not None:
+                keep = x >= lo
+            if hi is not None:
+                keep = keep & (x <= hi)
+            gx = unbroadcast(xp.where(keep, g, 0), x.shape)
+        if ctx.needs_input_grad[1]:
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            glo = unbroadcast(xp.where(below, g, 0), _shape(lo))
+        if ctx.needs_input_grad[2]:
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            ghi = unbroadcast(xp.where(above, g, 0), _shape(hi))
         return gx, glo, ghi
 
 
@@ -333,9 +361,39 @@ class Where(Function):
         )
 
 
-# ---------------------------------------------------------------------- functional forms
+# ---------------------------------------------------------------------- type promotion
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _to_dtype(x, dtype):
+    """``x`` converted to ``dtype``: a Tensor through a differentiable cast, a Python or NumPy
+    scalar left as a (weakly typed) Python number, an array with ``astype``."""
+    if isinstance(x, Tensor):
+        return x if x.data.dtype == dtype else _cast(x, dtype)
+    if isinstance(x, np.generic):
+        return x.item()
+    if hasattr(x, "dtype") and x.dtype != dtype:
+        return x.astype(dtype)
+    return x
+
+
+def _cast(x, dtype):
+    from .shape import Cast  # shape imports this module for unbroadcast
+
+    return Cast.apply(x, dtype=dtype)
+
+
+def to_float(x):
+    """``x`` itself if floating, else converted to the default float dtype (as PyTorch's
+    ``exp``/``log``/``sqrt``/``/`` do with integer tensors)."""
+    return x if x.data.dtype.kind in "fc" else _cast(x, dtypes.get_default_dtype())
+
+
 def _check_broadcast(name, a, b):
     sa, sb = _shape(a), _shape(b)
+    if sa == sb:
+        return
     try:
         np.broadcast_shapes(sa, sb)
     except ValueError:
@@ -345,90 +403,195 @@ def _check_broadcast(name, a, b):
         ) from None
 
 
-def _arith(cls, name):
-    def op(a, b):
-        if hasattr(a, "shape") and hasattr(b, "shape") and a.shape != b.shape:
-            _check_broadcast(name, a, b)
-        return _binary(cls, a, b)
-
-    op.__name__ = name
-    op.__doc__ = f"Elementwise {name} with broadcasting; see :class:`{cls.__name__}`."
-    return op
+def is_operand(x) -> bool:
+    """True for what elementwise ops accept: Tensors, arrays and real numbers."""
+    return isinstance(x, (Tensor, numbers.Real, np.generic)) or hasattr(x, "dtype")
 
 
-add = _arith(Add, "add")
-sub = _arith(Sub, "sub")
-mul = _arith(Mul, "mul")
-div = _arith(Div, "div")
-maximum = _arith(Maximum, "maximum")
-minimum = _arith(Minimum, "minimum")
+def _check_operand(name, x):
+    if not is_operand(x):
+        raise TypeError(f"{name}(): expected a Tensor or a number, got {type(x).__name__}")
+
+
+def promote(name, a, b, floating=False):
+    """``a`` and ``b`` converted to their common PyTorch result dtype (shapes checked);
+    with ``floating=True`` an integer result dtype becomes the default float."""
+    _check_operand(name, a)
+    _check_operand(name, b)
+    _check_broadcast(name, a, b)
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is not None and da == db and (da.kind in "fc" or not floating):
+        return a, b, da  # the common case: two tensors of one dtype
+    dtype = dtypes.result_type(a, b)
+    if floating and dtype.kind not in "fc":
+        dtype = dtypes.get_default_dtype()
+    return _to_dtype(a, dtype), _to_dtype(b, dtype), dtype
+
+
+def _as_tensor_like(x, ref):
+    """A Python scalar as a 0-d array on ``ref``'s device and of its dtype."""
+    return array_module(ref.data).asarray(x, dtype=ref.dtype)
+
+
+# ---------------------------------------------------------------------- functional forms
+def add(a, b, alpha=1):
+    """a + alpha * b, elementwise with broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    a, b, _ = promote("add", a, b)
+    return Add.apply(a, b)
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, elementwise with broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    a, b, dtype = promote("sub", a, b)
+    if dtype.kind == "b":
+        raise TypeError("sub(): subtraction of bool tensors is not supported; use logical_xor() instead")
+    return Sub.apply(a, b)
+
+
+def mul(a, b):
+    """a * b, elementwise with broadcasting."""
+    a, b, _ = promote("mul", a, b)
+    return Mul.apply(a, b)
+
+
+def div(a, b, rounding_mode=None):
+    """a / b, elementwise with broadcasting.
+
+    True division by default (integer inputs give the default float dtype); with
+    ``rounding_mode='floor'`` or ``'trunc'`` the rounded quotient in the promoted dtype (not
+    differentiable).
+    """
+    if rounding_mode is None:
+        a, b, _ = promote("div", a, b, floating=True)
+        return Div.apply(a, b)
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div(): rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    x, y, dtype = promote("div", _data(a), _data(b))
+    xp = array_module(x)
+    if rounding_mode == "floor":
+        return Tensor(xp.floor_divide(x, y))
+    return Tensor(xp.trunc(xp.true_divide(x, y)).astype(dtype, copy=False))
+
+
+def maximum(a, b):
+    """Elementwise maximum (NaN propagates); ties split the gradient evenly."""
+    a, b, _ = promote("maximum", a, b)
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum (NaN propagates); ties split the gradient evenly."""
+    a, b, _ = promote("minimum", a, b)
+    return Minimum.apply(a, b)
 
 
 def pow(a, b):
     """a ** b with broadcasting (either may be a scalar)."""
-    if isinstance(b, numbers.Number) and not isinstance(a, numbers.Number):
-        return _binary(Pow, a, b)  # keep the exponent a Python scalar: no dtype change
-    if isinstance(a, numbers.Number):
-        a = Tensor(array_module(b.data).asarray(a, dtype=b.dtype))
-    return _binary(Pow, a, b)
+    if isinstance(a, (numbers.Number, np.generic)) and isinstance(b, Tensor):
+        dtype = dtypes.result_type(a, b)
+        b = _to_dtype(b, dtype)
+        return Pow.apply(_as_tensor_like(a, b), b)
+    a, b, _ = promote("pow", a, b)
+    return Pow.apply(a, b)
 
 
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+def neg(x):
+    """-x (not defined for bool tensors, as in PyTorch)."""
+    if x.data.dtype.kind == "b":
+        raise TypeError("neg(): negation of a bool tensor is not supported; use logical_not() or ~ to invert a mask")
+    return Neg.apply(x)
+
+
+def unary(cls, x):
+    """Apply a floating pointwise op (exp, log, sqrt, ...) to ``x``, converting integers first."""
+    return cls.apply(to_float(x))
+
+
+def piecewise_constant(name, x, decimals=0):
+    """sign/floor/ceil/round/trunc: values from NumPy, gradient zero; integers pass through."""
+    if x.data.dtype.kind in "iub" and name != "sign":
+        return x
+    if x.data.dtype.kind == "b":
+        return Tensor(x.data.copy())
+    return PiecewiseConstant.apply(x, name=name, decimals=decimals)
 
 
 def floor_divide(a, b):
-    """Elementwise floor division (not differentiable)."""
-    return Tensor(array_module(_data(a)).floor_divide(_data(a), _data(b)))
+    """Elementwise floor(a / b) (rounds toward -inf, like Python's //; not differentiable)."""
+    a, b, _ = promote("floor_divide", _data(a), _data(b))
+    return Tensor(array_module(a).floor_divide(a, b))
 
 
 def remainder(a, b):
     """Elementwise remainder with the sign of the divisor, like Python's % (not differentiable)."""
-    return Tensor(array_module(_data(a)).remainder(_data(a), _data(b)))
+    a, b, _ = promote("remainder", _data(a), _data(b))
+    return Tensor(array_module(a).remainder(a, b))
 
 
 _COMPARE = {
-    "eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal", "gt": "greater",
-    "ge": "greater_equal", "and": "logical_and", "or": "logical_or", "xor": "logical_xor",
+    "eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+    "logical_and": "logical_and", "logical_or": "logical_or", "logical_xor": "logical_xor",
+    "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
 }
 
 
 def compare(op, a, b):
-    """Elementwise comparison or logic op; returns a bool tensor (no gradient)."""
-    x = _data(a)
-    xp = array_module(x)
-    if op in ("and", "or", "xor") and x.dtype.kind != "b":
-        fn = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}[op]
-        return Tensor(fn(x, _data(b)))
-    return Tensor(getattr(xp, _COMPARE[op])(x, _data(b)))
+    """Elementwise comparison (``eq``, ``lt``, ...), logical op (``logical_and``, ...) or bitwise
+    op (``and``/``or``/``xor``: logical for bool tensors); no gradient."""
+    x, y, dtype = promote(op, _data(a), _data(b))
+    if op in ("and", "or", "xor") and dtype.kind not in "biu":
+        raise TypeError(f"bitwise_{op}(): only integer and bool tensors are supported, got dtype {dtype}")
+    return Tensor(getattr(array_module(x), _COMPARE[op])(x, y))
 
 
 def logical_not(x):
+    """Elementwise not (True where x is zero/False); a bool tensor."""
     return Tensor(array_module(x.data).logical_not(x.data))
 
 
 def nondiff(name, x):
-    """A pointwise op with zero gradient almost everywhere (sign, floor, isnan, ...)."""
+    """A NumPy predicate applied elementwise (isnan, isinf, isfinite); a bool tensor."""
     return Tensor(getattr(array_module(x.data), name)(x.data))
 
 
 def clamp(x, min=None, max=None):
-    """Clamp to [min, max]; either bound may be a number, a tensor or None."""
+    """Clamp to [min, max]; either bound may be a number, a tensor or None (not both None)."""
     if min is None and max is None:
         raise ValueError("clamp(): at least one of 'min' and 'max' must be given")
-    return Clamp.apply(x, min, max)
+    bounds = [v for v in (min, max) if v is not None]
+    for v in bounds:
+        _check_operand("clamp", v)
+        _check_broadcast("clamp", x, v)
+    dtype = dtypes.result_type(x, *bounds)
+    lo = None if min is None else _to_dtype(min, dtype)
+    hi = None if max is None else _to_dtype(max, dtype)
+    return Clamp.apply(_to_dtype(x, dtype), lo, hi)
 
 
 def where(condition, a, b):
-    """Pick from ``a`` where ``condition`` is true and from ``b`` elsewhere (broadcasting)."""
+    """Pick from ``a`` where ``condition`` is true and from ``b`` elsewhere (broadcasting all
+    three). ``a`` and ``b`` may be tensors or numbers; the result has their promoted dtype."""
     cond = _data(condition)
     if not hasattr(cond, "dtype") or cond.dtype != np.bool_:
-        raise TypeError(f"where(): expected a bool condition, got {getattr(cond, 'dtype', type(cond).__name__)}")
-    ref = a if isinstance(a, Tensor) else b
-    if isinstance(ref, Tensor):
-        xp = array_module(ref.data)
-        if not isinstance(a, Tensor):
-            a = xp.asarray(a, dtype=ref.dtype)
-        if not isinstance(b, Tensor):
-            b = xp.asarray(b, dtype=ref.dtype)
+        raise TypeError(f"where(): expected a bool condition tensor, got {getattr(cond, 'dtype', type(cond).__name__)}")
+    _check_operand("where", a)
+    _check_operand("where", b)
+    try:
+        np.broadcast_shapes(cond.shape, _shape(a), _shape(b))
+    except ValueError:
+        raise ValueError(
+            f"where(): condition of shape {tuple(cond.shape)}, input of shape {tuple(_shape(a))} and other of shape "
+            f"{tuple(_shape(b))} cannot be broadcast together"
+        ) from None
+    dtype = dtypes.result_type(a, b)
+    xp = array_module(cond)
+    a, b = _to_dtype(a, dtype), _to_dtype(b, dtype)
+    if not isinstance(a, Tensor):
+        a = xp.asarray(a, dtype=dtype)
+    if not isinstance(b, Tensor):
+        b = xp.asarray(b, dtype=dtype)
     return Where.apply(cond, a, b)

@@ -16,14 +16,24 @@ from ..tensor import Tensor
 from .reduce import normalize_dims
 
 
-def as_index(index):
-    """Replace Tensors (and lists) in an index by backend arrays."""
+def as_index(index, xp=np):
+    """Replace Tensors and lists in an index by arrays of the array module ``xp``.
+
+    A list that holds slices, None or Ellipsis is a tuple of indices (NumPy's old rule, kept by
+    PyTorch); any other list is an integer or bool array.
+    """
     if isinstance(index, tuple):
-        return tuple(as_index(i) for i in index)
+        return tuple(as_index(i, xp) for i in index)
     if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
+        index = index.data
+    elif isinstance(index, list):
+        if any(i is None or i is Ellipsis or isinstance(i, (slice, Tensor)) for i in index):
+            return tuple(as_index(i, xp) for i in index)
+        index = np.asarray(index)
+        if index.dtype.kind == "f" and index.size == 0:
+            index = index.astype(np.int64)  # x[[]] selects nothing
+    if xp is not np and isinstance(index, np.ndarray):
+        index = xp.asarray(index)
     return index
 
 
@@ -99,12 +109,18 @@ class IndexSelect(Function):
 
 # ---------------------------------------------------------------------- functional forms
 def getitem(x, index):
-    """``x[index]`` with NumPy/PyTorch semantics; differentiable."""
-    index = as_index(index)
+    """``x[index]`` with NumPy/PyTorch semantics; differentiable.
+
+    ``index`` may combine ints, slices, None, Ellipsis, lists, NumPy int/bool arrays and
+    convlab int/bool tensors. Repeated integer indices accumulate their gradients.
+    """
+    index = as_index(index, array_module(x.data))
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
         if hasattr(p, "dtype") and p.dtype.kind not in "iub":
             raise IndexError(f"__getitem__(): tensors used as indices must be long, int or bool, got dtype {p.dtype}")
+        if isinstance(p, float):
+            raise IndexError(f"__getitem__(): only integers, slices, None, Ellipsis and int/bool tensors are valid indices, got float {p}")
     try:
         return GetItem.apply(x, index)
     except IndexError as e:

@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import array_module
 from ..tensor import Tensor
+from .elementwise import to_float
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 ValuesIndices.__doc__ = "What ``max(dim)``/``min(dim)`` return, like ``torch.return_types.max``."
@@ -106,9 +107,9 @@ class Extreme(Function):
 
     @staticmethod
     def backward(ctx, g):
-        hit = ctx.x == ctx.y
+        hit = (ctx.x == ctx.y).astype(g.dtype)
         share = hit / hit.sum(axis=ctx.dims, keepdims=True)
-        return _expand(g, ctx.x.shape, ctx.dims, ctx.keepdim) * share.astype(g.dtype)
+        return _expand(g, ctx.x.shape, ctx.dims, ctx.keepdim) * share
 
 
 class ExtremeAlongDim(Function):
@@ -119,7 +120,7 @@ class ExtremeAlongDim(Function):
         xp = array_module(x)
         idx = xp.expand_dims((x.argmax if largest else x.argmin)(axis=dim), dim)
         values = xp.take_along_axis(x, idx, axis=dim)
-        ctx.shape, ctx.dtype, ctx.idx, ctx.dim = x.shape, x.dtype, idx, dim
+        ctx.shape, ctx.idx, ctx.dim = x.shape, idx, dim
         if not keepdim:
             values, idx = values.squeeze(dim), idx.squeeze(dim)
         return values, idx.astype(np.int64, copy=False)
@@ -127,9 +128,9 @@ class ExtremeAlongDim(Function):
     @staticmethod
     def backward(ctx, g, _g_indices=None):
         xp = array_module(g)
-        dx = xp.zeros(ctx.shape, dtype=ctx.dtype)
-        xp.put_along_axis(dx, ctx.idx, g.reshape(ctx.idx.shape), axis=ctx.dim)
-        return dx
+        dim, idx = ctx.dim, ctx.idx
+        positions = xp.arange(ctx.shape[dim]).reshape((-1,) + (1,) * (len(ctx.shape) - dim - 1))
+        return xp.where(positions == idx, g.reshape(idx.shape), g.dtype.type(0))
 
 
 class Var(Function):
@@ -295,9 +296,8 @@ def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def logsumexp(x, dim, keepdim=False):
-    """log(sum(exp(x))) over ``dim``, computed stably."""
-    _require_float("logsumexp", x)
-    return LogSumExp.apply(x, dims=normalize_dims("logsumexp", x.ndim, dim), keepdim=keepdim)
+    """log(sum(exp(x))) over ``dim``, computed stably (integer inputs give the default float)."""
+    return LogSumExp.apply(to_float(x), dims=normalize_dims("logsumexp", x.ndim, dim), keepdim=keepdim)
 
 
 def norm(x, p=2, dim=None, keepdim=False):

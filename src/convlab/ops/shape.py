@@ -13,7 +13,9 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Function
+from .. import dtypes
 from ..backend import array_module, device_of, to_device
+from ..dtypes import promote_types
 from ..tensor import Tensor
 from .elementwise import unbroadcast
 from .reduce import normalize_dims
@@ -165,6 +167,20 @@ class Clone(Function):
 
 
 # ---------------------------------------------------------------------- functional forms
+def view_as_dtype(x, dtype):
+    """The same bytes reinterpreted as ``dtype`` (``Tensor.view(dtype)``); not differentiable.
+
+    Shape: the last dimension scales by ``x.element_size() / dtype.itemsize``.
+    """
+    dtype = dtypes.as_dtype(dtype)
+    if dtype.itemsize != x.dtype.itemsize and (x.ndim == 0 or (x.shape[-1] * x.dtype.itemsize) % dtype.itemsize):
+        raise RuntimeError(
+            f"view(): can't view a tensor of dtype {x.dtype} and shape {tuple(x.shape)} as dtype {dtype}: "
+            "the last dimension's size in bytes must be divisible by the new element size"
+        )
+    return Tensor(array_module(x.data).ascontiguousarray(x.data).view(dtype))
+
+
 def reshape(x, *shape):
     """A tensor with the same elements and shape ``shape`` (one entry may be -1)."""
     shape = _sizes(shape)
@@ -271,13 +287,25 @@ def flip(x, *dims):
     return Flip.apply(x, dims=normalize_dims("flip", x.ndim, _sizes(dims)))
 
 
-def _check_same(name, tensors, dim, allow_dim_mismatch):
+def _check_tensors(name, tensors):
     if not tensors:
         raise ValueError(f"{name}(): expected a non-empty list of tensors")
-    first = tensors[0]
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__} at position {i}")
+
+
+def _common_dtype(tensors):
+    """The tensors converted to their PyTorch result dtype (differentiably)."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = promote_types(dtype, t.dtype)
+    return [t if t.dtype == dtype else Cast.apply(t, dtype=dtype) for t in tensors]
+
+
+def _check_same(name, tensors, dim, allow_dim_mismatch):
+    first = tensors[0]
+    for i, t in enumerate(tensors):
         if t.ndim != first.ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if not (allow_dim_mismatch and d == dim)
         ):
@@ -291,21 +319,19 @@ def _check_same(name, tensors, dim, allow_dim_mismatch):
 def cat(tensors, dim=0):
     """Join tensors along an existing dim (all other sizes must match)."""
     tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat(): expected a non-empty list of tensors")
+    _check_tensors("cat", tensors)
     (d,) = normalize_dims("cat", tensors[0].ndim, dim)
     _check_same("cat", tensors, d, True)
-    dtype = np.result_type(*[t.dtype for t in tensors])
-    tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
-    return Cat.apply(*tensors, dim=d)
+    return Cat.apply(*_common_dtype(tensors), dim=d)
 
 
 def stack(tensors, dim=0):
     """Join equal-shaped tensors along a new dim."""
     tensors = list(tensors)
+    _check_tensors("stack", tensors)
     _check_same("stack", tensors, None, False)
     (d,) = normalize_dims("stack", tensors[0].ndim + 1, dim)
-    return Stack.apply(*tensors, dim=d)
+    return Stack.apply(*_common_dtype(tensors), dim=d)
 
 
 def narrow(x, dim, start, length):
