@@ -805,8 +805,8 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, dtype=None):
         return _ops_reduce.mean(self, dim, keepdim, dtype)
 
-    def prod(self, dim=None, keepdim=False):
-        return _ops_reduce.prod(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        return _ops_reduce.prod(self, dim, keepdim, dtype)
 
     def max(self, dim=None, keepdim=False):
         """``max()`` is the largest value; ``max(dim)`` is ``(values, indices)`` along ``dim``;

@@ -19,15 +19,18 @@ from .reduce import normalize_dims
 def as_index(index, xp=np):
     """Replace Tensors and lists in an index by arrays of the array module ``xp``.
 
-    A list that holds slices, None or Ellipsis is a tuple of indices (NumPy's old rule, kept by
-    PyTorch); any other list is an integer or bool array.
+    A short list (under 32 items) that holds sequences, tensors, slices, None or Ellipsis is a
+    tuple of indices (NumPy's old rule, kept by PyTorch: ``x[[[0, 1], [2, 3]]]`` is
+    ``x[[0, 1], [2, 3]]``); any other list is an integer or bool array.
     """
     if isinstance(index, tuple):
         return tuple(as_index(i, xp) for i in index)
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, list):
-        if any(i is None or i is Ellipsis or isinstance(i, (slice, Tensor)) for i in index):
+        if len(index) < 32 and any(
+            i is None or i is Ellipsis or isinstance(i, (slice, list, tuple, Tensor, np.ndarray)) for i in index
+        ):
             return tuple(as_index(i, xp) for i in index)
         index = np.asarray(index)
         if index.dtype.kind == "f" and index.size == 0:

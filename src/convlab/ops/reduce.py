@@ -76,8 +76,8 @@ class Prod(Function):
     """y = product of x over ``dims``;  dx_i = g * prod_{j != i} x_j (exact when some x_j = 0)."""
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
-        y = x.prod(axis=dims, keepdims=keepdim)
+    def forward(ctx, x, dims, keepdim, dtype):
+        y = x.prod(axis=dims, keepdims=keepdim, dtype=dtype)
         ctx.x, ctx.dims, ctx.keepdim = x, dims, keepdim
         return y
 
@@ -85,9 +85,11 @@ class Prod(Function):
     def backward(ctx, g):
         x, dims = ctx.x, ctx.dims
         xp = array_module(x)
+        if x.size == 0:
+            return xp.zeros(x.shape, dtype=g.dtype)
         # Move the reduced axes to the end and flatten them: prod over the last axis.
         rest = [d for d in range(x.ndim) if d not in dims]
-        xt = x.transpose(rest + list(dims)).reshape([x.shape[d] for d in rest] + [-1])
+        xt = x.transpose(rest + list(dims)).reshape([x.shape[d] for d in rest] + [math.prod(x.shape[d] for d in dims)])
         ones = xp.ones(xt.shape[:-1] + (1,), dtype=x.dtype)
         left = xp.cumprod(xp.concatenate([ones, xt[..., :-1]], axis=-1), axis=-1)
         right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(xt, -1)[..., :-1]], axis=-1), axis=-1), -1)
@@ -223,14 +225,16 @@ def mean(x, dim=None, keepdim=False, dtype=None):
     return Mean.apply(x, dims=dims, keepdim=keepdim, dtype=dtype)
 
 
-def prod(x, dim=None, keepdim=False):
-    """Product over ``dim`` (all dims when None)."""
-    return Prod.apply(x, dims=normalize_dims("prod", x.ndim, dim), keepdim=keepdim)
+def prod(x, dim=None, keepdim=False, dtype=None):
+    """Product over ``dim`` (all dims when None). Bool and integer products are int64."""
+    if dtype is None and x.dtype.kind in "biu":
+        dtype = np.int64
+    return Prod.apply(x, dims=normalize_dims("prod", x.ndim, dim), keepdim=keepdim, dtype=dtype)
 
 
 def _check_nonempty(name, x, dims):
-    if x.data.size == 0 or any(x.shape[d] == 0 for d in dims):
-        raise RuntimeError(f"{name}(): expected a non-empty tensor over the reduced dims, got shape {tuple(x.shape)}")
+    if any(x.shape[d] == 0 for d in dims) or (not dims and x.data.size == 0):
+        raise RuntimeError(f"{name}(): expected a non-empty tensor over the reduced dims {dims}, got shape {tuple(x.shape)}")
 
 
 def extreme(name, x, dim=None, keepdim=False):
@@ -291,7 +295,8 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    """Standard deviation: ``sqrt(var(...))``."""
+    """Standard deviation: ``sqrt(var(...))``; unbiased by default."""
+    _require_float("std", x)
     return var(x, dim, unbiased, keepdim, correction).sqrt()
 
 
@@ -311,6 +316,7 @@ def norm(x, p=2, dim=None, keepdim=False):
 
 
 def logical(name, x, dim=None, keepdim=False):
-    """``all``/``any`` over ``dim`` as a bool tensor (no gradient)."""
+    """``all``/``any`` over ``dim`` as a bool tensor (uint8 for uint8 input); no gradient."""
     dims = normalize_dims(name, x.ndim, dim)
-    return Tensor(getattr(x.data.astype(bool, copy=False), name)(axis=dims, keepdims=keepdim))
+    out = getattr(x.data.astype(bool, copy=False), name)(axis=dims, keepdims=keepdim)
+    return Tensor(out.astype(np.uint8) if x.dtype == np.uint8 else out)  # uint8 stays uint8, as in PyTorch

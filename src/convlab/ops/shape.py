@@ -287,12 +287,16 @@ def flip(x, *dims):
     return Flip.apply(x, dims=normalize_dims("flip", x.ndim, _sizes(dims)))
 
 
-def _check_tensors(name, tensors):
+def _tensor_list(name, tensors) -> list:
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__iter__"):
+        raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(tensors).__name__}")
+    tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{name}(): expected a non-empty list of tensors")
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): expected a sequence of Tensors, got {type(t).__name__} at position {i}")
+    return tensors
 
 
 def _common_dtype(tensors):
@@ -318,8 +322,7 @@ def _check_same(name, tensors, dim, allow_dim_mismatch):
 
 def cat(tensors, dim=0):
     """Join tensors along an existing dim (all other sizes must match)."""
-    tensors = list(tensors)
-    _check_tensors("cat", tensors)
+    tensors = _tensor_list("cat", tensors)
     (d,) = normalize_dims("cat", tensors[0].ndim, dim)
     _check_same("cat", tensors, d, True)
     return Cat.apply(*_common_dtype(tensors), dim=d)
@@ -327,8 +330,7 @@ def cat(tensors, dim=0):
 
 def stack(tensors, dim=0):
     """Join equal-shaped tensors along a new dim."""
-    tensors = list(tensors)
-    _check_tensors("stack", tensors)
+    tensors = _tensor_list("stack", tensors)
     _check_same("stack", tensors, None, False)
     (d,) = normalize_dims("stack", tensors[0].ndim + 1, dim)
     return Stack.apply(*_common_dtype(tensors), dim=d)
