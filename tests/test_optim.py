@@ -268,3 +268,120 @@ def test_bad_arguments_raise_clear_errors():
         opt.load_state_dict({"lr": 0.1})
     with pytest.warns(UserWarning, match="duplicate parameters"):
         optim.SGD([p, p], lr=0.1)
+
+
+# ------------------------------------------------------------------------------------ Adam / AdamW
+ADAM_GRID = [
+    dict(lr=0.01, betas=b, weight_decay=wd, amsgrad=ams, maximize=mx)
+    for b, wd, ams, mx in itertools.product([(0.9, 0.999), (0.6, 0.9)], [0.0, 0.05], [False, True], [False, True])
+]
+
+
+@pytest.mark.parametrize("kwargs", ADAM_GRID, ids=str)
+def test_adam_matches_torch(kwargs):
+    run_parity(optim.Adam, torch.optim.Adam, kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.02, weight_decay=0.1, amsgrad=True), dict(lr=0.01, betas=(0.5, 0.9), maximize=True)], ids=str)
+def test_adamw_matches_torch(kwargs):
+    run_parity(optim.AdamW, torch.optim.AdamW, kwargs)
+
+
+def test_adam_decoupled_weight_decay_matches_torch():
+    run_parity(optim.Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True))
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+def test_adam_float32(cls):
+    run_parity(getattr(optim, cls), getattr(torch.optim, cls), dict(lr=1e-2, weight_decay=1e-2, amsgrad=True), dtype=np.float32)
+
+
+def test_adamw_keeps_decoupled_after_loading_an_adam_state():
+    p = nn.Parameter(convlab.zeros(2))
+    adam_state = optim.Adam([p], weight_decay=0.1).state_dict()
+    opt = optim.AdamW([p])
+    opt.load_state_dict(adam_state)
+    assert opt.param_groups[0]["decoupled_weight_decay"] is True
+
+
+# ------------------------------------------------------------------------------------ RMSprop
+RMSPROP_GRID = [
+    dict(lr=0.01, alpha=a, momentum=m, centered=c, weight_decay=wd, maximize=mx)
+    for a, m, c, wd, mx in itertools.product([0.99, 0.3], [0.0, 0.9], [False, True], [0.0, 0.05], [False, True])
+]
+
+
+@pytest.mark.parametrize("kwargs", RMSPROP_GRID, ids=str)
+def test_rmsprop_matches_torch(kwargs):
+    run_parity(optim.RMSprop, torch.optim.RMSprop, kwargs)
+
+
+def test_rmsprop_float32():
+    run_parity(optim.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, momentum=0.9, centered=True, weight_decay=1e-3), dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------ Adagrad
+ADAGRAD_GRID = [
+    dict(lr=0.1, lr_decay=d, weight_decay=wd, initial_accumulator_value=init, eps=1e-10, maximize=mx)
+    for d, wd, init, mx in itertools.product([0.0, 0.05], [0.0, 0.05], [0.0, 0.5], [False, True])
+]
+
+
+@pytest.mark.parametrize("kwargs", ADAGRAD_GRID, ids=str)
+def test_adagrad_matches_torch(kwargs):
+    run_parity(optim.Adagrad, torch.optim.Adagrad, kwargs)
+
+
+def test_adagrad_float32_and_state_created_eagerly():
+    run_parity(optim.Adagrad, torch.optim.Adagrad, dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1), dtype=np.float32)
+    p, q = nn.Parameter(convlab.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    assert optim.Adagrad([p]).state_dict()["state"].keys() == torch.optim.Adagrad([q]).state_dict()["state"].keys() == {0}
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [("Adam", dict(lr=0.01, amsgrad=True)), ("AdamW", dict(lr=0.01)), ("RMSprop", dict(momentum=0.5, centered=True)), ("Adagrad", dict(lr_decay=0.1))],
+)
+def test_state_dict_round_trip_through_torch(name, kwargs):
+    """Each optimiser's state_dict has torch's layout: loaded into torch mid-run, both continue alike."""
+    rng = np.random.default_rng(7)
+    cl_params, th_params = make_params(rng, np.float64)
+    cl_opt = getattr(optim, name)(cl_params, **kwargs)
+    th_opt = getattr(torch.optim, name)(th_params, **kwargs)
+    for step in range(4):
+        set_grads(rng, cl_params, th_params, step)
+        cl_opt.step()
+        th_opt.step()
+    sd = cl_opt.state_dict()
+    fresh = getattr(torch.optim, name)(th_params, lr=0.5)
+    fresh.load_state_dict(
+        {"state": {k: {n: torch.tensor(v.numpy()) for n, v in s.items()} for k, s in sd["state"].items()}, "param_groups": sd["param_groups"]}
+    )
+    resumed = getattr(optim, name)(cl_params, lr=0.5)
+    resumed.load_state_dict(sd)
+    for step in range(4, 10):
+        set_grads(rng, cl_params, th_params, step)
+        resumed.step()
+        fresh.step()
+        assert_params_equal(cl_params, th_params, np.float64, f"step {step}")
+    assert_state_equal(resumed, fresh, np.float64)
+
+
+def test_other_optimisers_reject_bad_arguments():
+    p = nn.Parameter(convlab.zeros(2))
+    with pytest.raises(ValueError, match=r"Adam\(\): invalid betas\[0\] value 1.0, expected >= 0.0 and < 1.0"):
+        optim.Adam([p], betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match=r"AdamW\(\): invalid betas\[1\] value -0.1"):
+        optim.AdamW([p], betas=(0.9, -0.1))
+    with pytest.raises(TypeError, match=r"betas must be a pair of floats \(beta1, beta2\), got 0.9"):
+        optim.Adam([p], betas=0.9)
+    with pytest.raises(ValueError, match=r"Adam\(\): invalid eps value -1e-08"):
+        optim.Adam([p], eps=-1e-8)
+    with pytest.raises(ValueError, match=r"RMSprop\(\): invalid alpha value -0.5"):
+        optim.RMSprop([p], alpha=-0.5)
+    with pytest.raises(ValueError, match=r"RMSprop\(\): invalid momentum value nan"):
+        optim.RMSprop([p], momentum=float("nan"))
+    with pytest.raises(ValueError, match=r"Adagrad\(\): invalid lr_decay value -1"):
+        optim.Adagrad([p], lr_decay=-1)
+    with pytest.raises(ValueError, match=r"Adagrad\(\): invalid initial_accumulator_value value -0.1"):
+        optim.Adagrad([p], initial_accumulator_value=-0.1)

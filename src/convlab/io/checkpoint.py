@@ -140,7 +140,7 @@ def _encode(value, path: tuple, tensors: dict):
     if isinstance(value, float):
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, (Tensor, *_ARRAY_TYPES)):
-        array = np.ascontiguousarray(to_numpy(value.data if isinstance(value, Tensor) else value))
+        array = _c_contiguous(to_numpy(value.data if isinstance(value, Tensor) else value))
         key = "/".join(_key_part(p) for p in path)
         while key in tensors:  # distinct keys that print alike ({0: ..., "0": ...})
             key += "~"
@@ -166,6 +166,12 @@ def _encode(value, path: tuple, tensors: dict):
         f"save(): cannot store a {kind} at {_where(path)} (supported: Tensor, ndarray, int, float, bool, str, None, "
         f"list, tuple, dict){hint}"
     )
+
+
+def _c_contiguous(array: np.ndarray) -> np.ndarray:
+    """``array`` in C order (safetensors writes the raw buffer); unlike ``np.ascontiguousarray``
+    this keeps 0-d arrays 0-d."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _encode_key(key, path):
@@ -255,15 +261,17 @@ class _Decoder:
             return tuple(self.decode(v) for v in node["__tuple__"])
         mapping = _MAPPING_TYPES[node["type"]]
         if "__dict__" in node:
-            return mapping((k, self.decode(v)) for k, v in node["__dict__"].items())
-        return mapping((self.decode(k), self.decode(v)) for k, v in node["__items__"])
+            items = {k: self.decode(v) for k, v in node["__dict__"].items()}
+        else:
+            items = {self.decode(k): self.decode(v) for k, v in node["__items__"]}
+        return mapping(items)  # from a dict: Counter(pairs) would count the pairs
 
     def _array(self, node):
         key = node["__tensor__"]
         if key not in self.arrays:
             raise KeyError(f"tensor {key!r} is referenced but not in the file")
         array = self.arrays[key]
-        if "crc32" in node and zlib.crc32(np.ascontiguousarray(array)) != node["crc32"]:
+        if "crc32" in node and zlib.crc32(_c_contiguous(array)) != node["crc32"]:
             raise _CorruptTensor(f"the bytes of tensor {key!r} fail their CRC-32 checksum")
         if node.get("ndarray"):
             return array if self.device is None else to_device(array, self.device)

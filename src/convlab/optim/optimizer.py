@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from ..autograd import grad_mode
-from ..backend import to_device, to_numpy
+from ..backend import array_module, to_device, to_numpy
 from ..tensor import Tensor
 
 #: Options PyTorch exposes to choose between its own kernels (per-tensor loop, ``foreach`` batches,
@@ -288,3 +288,20 @@ def _check_number(owner: str, name: str, value, low: float = 0.0, high: float | 
     if not value >= low or too_high:  # `not >=` also rejects NaN
         upper = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
         raise ValueError(f"{owner}: invalid {name} value {value}, expected >= {low}{upper}")
+
+
+def _lerp_(buf, end, weight: float) -> None:
+    """``buf += weight * (end - buf)`` in place, with PyTorch's two formulas (exact at 0 and 1):
+    ``buf + w (end - buf)`` for ``|w| < 0.5``, else ``end - (end - buf)(1 - w)``."""
+    diff = end - buf
+    if abs(weight) < 0.5:
+        diff *= weight
+        buf += diff
+    else:
+        diff *= 1 - weight
+        array_module(buf).subtract(end, diff, out=buf)
+
+
+def _new_step_counter() -> Tensor:
+    """The per-parameter step count: a 0-d float32 CPU tensor, as PyTorch keeps it."""
+    return Tensor(np.zeros((), dtype=np.float32))
