@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from ... import creation
 from ...ops import matmul, shape
+from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
 
+def _check_tensor_input(module, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{module!r}: expected a Tensor input, got {type(input).__name__}")
+
+
 class Identity(Module):
-    """Returns its input unchanged (arguments are accepted and ignored, as in PyTorch)."""
+    """Returns its input unchanged (arguments are accepted and ignored, as in PyTorch); a
+    placeholder, e.g. to remove a classifier head.
+
+    Example::
+
+        >>> net.fc = nn.Identity()
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -58,10 +71,16 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        _check_tensor_input(self, input)
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input with last dimension {self.in_features} (*, {self.in_features}), "
                 f"got shape {tuple(input.shape)}"
+            )
+        if input.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{self!r}: expected input of the weight's dtype {self.weight.dtype}, got {input.dtype} "
+                f"(convert one of them with .to())"
             )
         return matmul.linear(input, self.weight, self.bias)
 
@@ -70,9 +89,18 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flattens dims ``start_dim..end_dim`` (default: all but the batch dim).
+    """Flattens dims ``start_dim..end_dim`` into one (default: all but the batch dim).
 
-    Shape: (N, *dims) -> (N, prod(dims)).
+    Args:
+        start_dim: first dim to flatten (default 1).
+        end_dim: last dim to flatten (default -1).
+
+    Shape: (N, *dims) -> (N, prod(dims)) with the defaults.
+
+    Example::
+
+        >>> nn.Flatten()(convlab.zeros(32, 1, 5, 5)).shape
+        (32, 25)
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
@@ -80,6 +108,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
+        _check_tensor_input(self, input)
         return shape.flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -87,13 +116,32 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Splits dim ``dim`` into ``unflattened_size``."""
+    """Splits dim ``dim`` into ``unflattened_size`` (the inverse of :class:`Flatten`).
+
+    Args:
+        dim: the dim to split.
+        unflattened_size: the new sizes, a tuple or list of ints whose product is the dim's size
+            (one may be -1).
+
+    Shape: (*, S, *) -> (*, U1, ..., Un, *) with U1 * ... * Un = S.
+
+    Example::
+
+        >>> nn.Unflatten(1, (2, 5))(convlab.zeros(2, 10)).shape
+        (2, 2, 5)
+    """
 
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"Unflatten(): unflattened_size must be a tuple of ints, got {type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+                raise TypeError(f"Unflatten(): unflattened_size must be a tuple of ints, got {type(n).__name__} at position {i}")
+        self.dim, self.unflattened_size = dim, unflattened_size
 
     def forward(self, input):
+        _check_tensor_input(self, input)
         return shape.unflatten(input, self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:
