@@ -52,6 +52,8 @@ def _infer_array(data):
     if isinstance(data, Tensor):
         return data.data
     if hasattr(data, "__cuda_array_interface__") or isinstance(data, np.ndarray):
+        if data.dtype.kind not in "biufc":
+            raise TypeError(f"tensor(): can't convert an array of dtype {data.dtype}; expected bool, integer or floating")
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
@@ -98,7 +100,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with the NumPy array ``array`` (dtype kept)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy(): expected a numpy.ndarray, got {type(array).__name__}")
-    return Tensor(array)
+    return Tensor(_infer_array(array))
 
 
 def _filled(fill, shape, dtype, device, requires_grad):
@@ -131,7 +133,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
     """A tensor of shape ``size`` filled with ``fill_value``; the dtype is inferred from it as
     for :func:`tensor` (bool, int64 or float32) unless given."""
     if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item() if dtype is not None else fill_value.data
+        fill_value = fill_value.item()  # a number, typed like one (as PyTorch does)
     if dtype is None:
         dtype = _infer_array(fill_value).dtype
     shape = _size((size,) if isinstance(size, numbers.Integral) else tuple(size), "full")

@@ -96,10 +96,21 @@ class Function:
         return f"<{self.name()}>"
 
     def release(self) -> None:
-        """Free what forward saved (called after backward unless ``retain_graph=True``)."""
-        if self.__dict__:
-            self.__dict__.clear()
+        """Free the arrays forward saved (called after backward unless ``retain_graph=True``).
+
+        Only arrays are dropped: a node that saved nothing but shapes and options can be walked
+        again, as in PyTorch; one that lost arrays raises on the next walk.
+        """
+        saved = self.__dict__
+        for key in [k for k, v in saved.items() if _holds_array(v)]:
+            del saved[key]
             self.released = True
+
+
+def _holds_array(value) -> bool:
+    if isinstance(value, (tuple, list)):
+        return any(_holds_array(v) for v in value)
+    return isinstance(value, _ARRAY_TYPES)
 
 
 def _wrap(array):
