@@ -63,6 +63,7 @@ def test_getitem_matches_torch(seed, dtype):
         gradcheck(lambda t: t[index], x)
 
 
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence for multidimensional indexing")
 def test_repeated_integer_indices_accumulate_gradients():
     x = np.arange(5.0)
     idx = np.array([0, 2, 2, 4, 0, 0])

@@ -96,21 +96,18 @@ class Function:
         return f"<{self.name()}>"
 
     def release(self) -> None:
-        """Free the arrays forward saved (called after backward unless ``retain_graph=True``).
+        """Free what forward saved (called after backward unless ``retain_graph=True``).
 
-        Only arrays are dropped: a node that saved nothing but shapes and options can be walked
-        again, as in PyTorch; one that lost arrays raises on the next walk.
+        A node that saved arrays drops everything and raises on the next walk; a node that
+        saved only shapes and options keeps them and can be walked again, as in PyTorch.
         """
         saved = self.__dict__
-        for key in [k for k, v in saved.items() if _holds_array(v)]:
-            del saved[key]
-            self.released = True
-
-
-def _holds_array(value) -> bool:
-    if isinstance(value, (tuple, list)):
-        return any(_holds_array(v) for v in value)
-    return isinstance(value, _ARRAY_TYPES)
+        for v in saved.values():
+            t = type(v)
+            if t in _ARRAY_CLASSES or (t is tuple and any(type(item) in _ARRAY_CLASSES for item in v)):
+                saved.clear()
+                self.released = True
+                return
 
 
 def _wrap(array):
@@ -134,3 +131,5 @@ def _wrap_output(array, node, index):
 
 
 from ..tensor import _ARRAY_TYPES, Tensor  # noqa: E402  (circular: Tensor methods call Functions)
+
+_ARRAY_CLASSES = frozenset(_ARRAY_TYPES)

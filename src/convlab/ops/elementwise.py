@@ -416,12 +416,23 @@ def _check_operand(name, x):
 def promote(name, a, b, floating=False):
     """``a`` and ``b`` converted to their common PyTorch result dtype (shapes checked);
     with ``floating=True`` an integer result dtype becomes the default float."""
+    # Fast paths (most calls): a float tensor with a Python number, or two tensors of one dtype.
+    if isinstance(a, Tensor):
+        kind = a.data.dtype.kind
+        tb = type(b)
+        if (tb is float and kind in "fc") or (tb is int and (kind in "fc" or (kind in "iu" and not floating))):
+            return a, b, a.data.dtype
+        if isinstance(b, Tensor) and a.data.dtype == b.data.dtype and (kind in "fc" or not floating):
+            if a.data.shape != b.data.shape:
+                _check_broadcast(name, a, b)
+            return a, b, a.data.dtype
+    elif isinstance(b, Tensor) and type(a) in (float, int):
+        kind = b.data.dtype.kind
+        if kind in "fc" or (kind in "iu" and type(a) is int and not floating):
+            return a, b, b.data.dtype
     _check_operand(name, a)
     _check_operand(name, b)
     _check_broadcast(name, a, b)
-    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if da is not None and da == db and (da.kind in "fc" or not floating):
-        return a, b, da  # the common case: two tensors of one dtype
     dtype = dtypes.result_type(a, b)
     if floating and dtype.kind not in "fc":
         dtype = dtypes.get_default_dtype()
