@@ -29,16 +29,9 @@ import numpy as np
 
 from . import dtypes
 from ._tensor_str import tensor_repr
+from .backend import ARRAY_TYPES as _ARRAY_TYPES
 from .backend import array_module, device_of, to_device, to_numpy
 from .backend import device as _backend_device
-
-_ARRAY_TYPES: tuple = (np.ndarray,)
-try:
-    import cupy as _cupy
-
-    _ARRAY_TYPES = (np.ndarray, _cupy.ndarray)
-except ImportError:  # pragma: no cover
-    pass
 
 
 class Tensor:

@@ -14,6 +14,9 @@ try:  # CuPy is optional: installed with the ``gpu`` extra on machines with CUDA
 except ImportError:  # pragma: no cover - depends on the machine
     cupy = None
 
+#: The array classes a Tensor's ``data`` may be.
+ARRAY_TYPES: tuple = (np.ndarray,) if cupy is None else (np.ndarray, cupy.ndarray)
+
 
 class device:
     """Where a tensor lives, as in ``torch.device``: ``device("cpu")``, ``device("cuda:0")``.
@@ -110,3 +113,15 @@ def to_device(array, dev):
 def to_numpy(array) -> np.ndarray:
     """A NumPy view or copy of ``array`` (copied from the GPU when needed)."""
     return cupy.asnumpy(array) if array_module(array) is not np else array
+
+
+def scatter_add(target, index, values) -> None:
+    """``target[index] += values`` in place, adding once per occurrence of a repeated index
+    (``numpy.add.at``; ``cupyx.scatter_add`` on CuPy versions without ``add.at``)."""
+    xp = array_module(target)
+    if hasattr(xp.add, "at"):
+        xp.add.at(target, index, values)
+    else:  # pragma: no cover - older CuPy
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)

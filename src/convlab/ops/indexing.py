@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, scatter_add
 from ..tensor import Tensor
 from .reduce import normalize_dims
 
@@ -46,15 +46,6 @@ def _accumulates(index) -> bool:
     return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
 
 
-def _scatter_add(xp, target, index, values):
-    if hasattr(xp.add, "at"):
-        xp.add.at(target, index, values)
-    else:  # pragma: no cover - older CuPy
-        import cupyx
-
-        cupyx.scatter_add(target, index, values)
-
-
 class GetItem(Function):
     """y = x[index];  dx = zeros with g placed (summed for repeated indices) at ``index``."""
 
@@ -68,7 +59,7 @@ class GetItem(Function):
         xp = array_module(g)
         dx = xp.zeros(ctx.shape, dtype=ctx.dtype)
         if _accumulates(ctx.index):
-            _scatter_add(xp, dx, ctx.index, g)
+            scatter_add(dx, ctx.index, g)
         else:
             dx[ctx.index] = g
         return dx, None
@@ -90,7 +81,7 @@ class Gather(Function):
         dx = xp.zeros(ctx.shape, dtype=ctx.dtype)
         grid = list(xp.ix_(*[xp.arange(n) for n in ctx.index.shape]))
         grid[ctx.dim] = ctx.index
-        _scatter_add(xp, dx, tuple(grid), g)
+        scatter_add(dx, tuple(grid), g)
         return dx, None
 
 
@@ -106,7 +97,7 @@ class IndexSelect(Function):
     def backward(ctx, g):
         xp = array_module(g)
         dx = xp.zeros(ctx.shape, dtype=ctx.dtype)
-        _scatter_add(xp, xp.moveaxis(dx, ctx.dim, 0), ctx.index, xp.moveaxis(g, ctx.dim, 0))
+        scatter_add(xp.moveaxis(dx, ctx.dim, 0), ctx.index, xp.moveaxis(g, ctx.dim, 0))
         return dx, None
 
 
