@@ -40,6 +40,9 @@ from ..ops.loss import (
     smooth_l1_loss,
 )
 
+# padding
+from ..ops.pad import pad
+
 # pooling and unpooling
 from ..ops.pool import (
     adaptive_avg_pool1d,
@@ -74,6 +77,8 @@ __all__ = [
     # losses
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "kl_div", "l1_loss",
     "mse_loss", "nll_loss", "smooth_l1_loss",
+    # padding
+    "pad",
     # pooling and unpooling
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "adaptive_max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "bed_of_nails_unpool2d", "lp_pool1d", "lp_pool2d",
