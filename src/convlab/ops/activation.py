@@ -22,20 +22,18 @@ from ..tensor import Tensor
 from .reduce import normalize_dims
 
 
-def _erf(x):
-    xp = array_module(x)
-    if xp is np:
-        from scipy.special import erf
+def _special(x, name):
+    """``scipy.special.<name>`` (or CuPy's) applied to ``x``, keeping its dtype."""
+    if array_module(x) is np:
+        import scipy.special as special
     else:  # pragma: no cover - GPU only
-        from cupyx.scipy.special import erf
-    return erf(x).astype(x.dtype, copy=False)
+        import cupyx.scipy.special as special
+    return getattr(special, name)(x).astype(x.dtype, copy=False)
 
 
 def sigmoid_array(x):
-    """1 / (1 + e^-x) of an array, from e^-|x| only (no overflow for large |x|)."""
-    xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    """1 / (1 + e^-x) of an array (``expit``: one pass, no overflow for large |x|)."""
+    return _special(x, "expit")
 
 
 def log_sigmoid_array(x):
@@ -63,12 +61,22 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope):
-        ctx.x, ctx.slope = x, negative_slope
-        return array_module(x).where(x > 0, x, x * x.dtype.type(negative_slope))
+        xp = array_module(x)
+        slope = x.dtype.type(negative_slope)
+        y = x * slope
+        # max(x, slope x) is x for x > 0 and slope x below when slope <= 1 (min when slope > 1);
+        # one pass, where np.where would take several
+        (xp.maximum if negative_slope <= 1 else xp.minimum)(x, y, out=y)
+        ctx.positive, ctx.slope = x > 0, slope
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return array_module(g).where(ctx.x > 0, g, g * g.dtype.type(ctx.slope))
+        slope = ctx.slope
+        local = ctx.positive * (1 - slope)  # 1 where x > 0, slope elsewhere
+        local += slope
+        local *= g
+        return local
 
 
 class ELU(Function):
@@ -77,13 +85,19 @@ class ELU(Function):
     @staticmethod
     def forward(ctx, x, alpha):
         xp = array_module(x)
-        neg = x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0))
-        ctx.x, ctx.neg, ctx.alpha = x, neg, alpha
-        return xp.where(x > 0, x, neg)
+        neg = xp.expm1(xp.minimum(x, 0))
+        neg *= x.dtype.type(alpha)  # alpha (e^x - 1) for x <= 0, exactly 0 for x > 0
+        ctx.positive, ctx.neg, ctx.alpha = x > 0, neg, x.dtype.type(alpha)
+        return neg + xp.maximum(x, 0)
 
     @staticmethod
     def backward(ctx, g):
-        return array_module(g).where(ctx.x > 0, g, g * (ctx.neg + g.dtype.type(ctx.alpha)))
+        alpha = ctx.alpha
+        local = ctx.positive * (1 - alpha)  # 1 where x > 0, alpha e^x = neg + alpha elsewhere
+        local += ctx.neg
+        local += alpha
+        local *= g
+        return local
 
 
 class GELU(Function):
@@ -99,7 +113,7 @@ class GELU(Function):
             t = xp.tanh(k * (x + x.dtype.type(0.044715) * x**3))
             ctx.t = t
             return x.dtype.type(0.5) * x * (1 + t)
-        cdf = x.dtype.type(0.5) * (1 + _erf(x * x.dtype.type(1 / math.sqrt(2))))
+        cdf = x.dtype.type(0.5) * (1 + _special(x * x.dtype.type(1 / math.sqrt(2)), "erf"))
         ctx.cdf = cdf
         return x * cdf
 
@@ -128,7 +142,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.y
-        return g * y * (1 - y)
+        local = 1 - y
+        local *= y
+        local *= g
+        return local
 
 
 class SiLU(Function):
@@ -143,7 +160,12 @@ class SiLU(Function):
     @staticmethod
     def backward(ctx, g):
         s = ctx.s
-        return g * s * (1 + ctx.x * (1 - s))
+        local = 1 - s
+        local *= ctx.x
+        local += 1
+        local *= s
+        local *= g
+        return local
 
 
 class Tanh(Function):
@@ -198,13 +220,21 @@ class Hardswish(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        return x * array_module(x).clip(x + 3, 0, 6).astype(x.dtype, copy=False) / x.dtype.type(6)
+        y = x + x.dtype.type(3)
+        array_module(x).clip(y, 0, 6, out=y)
+        y *= x
+        y *= x.dtype.type(1 / 6)
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x = ctx.x
-        xp = array_module(x)
-        return g * xp.where(x <= -3, 0, xp.where(x >= 3, 1, (2 * x + 3) / x.dtype.type(6))).astype(g.dtype, copy=False)
+        local = x * x.dtype.type(1 / 3)  # (2x + 3) / 6 strictly between the kinks
+        local += x.dtype.type(0.5)
+        local *= (x > -3) & (x < 3)
+        local += x >= 3
+        local *= g
+        return local
 
 
 class Hardsigmoid(Function):
@@ -213,12 +243,16 @@ class Hardsigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.x = x
-        return array_module(x).clip(x + 3, 0, 6).astype(x.dtype, copy=False) / x.dtype.type(6)
+        y = x + x.dtype.type(3)
+        array_module(x).clip(y, 0, 6, out=y)
+        y *= x.dtype.type(1 / 6)
+        return y
 
     @staticmethod
     def backward(ctx, g):
         x = ctx.x
-        return g * ((x > -3) & (x < 3)) / g.dtype.type(6)
+        local = (x > -3) & (x < 3)
+        return g * local * g.dtype.type(1 / 6)
 
 
 class PReLU(Function):
