@@ -8,6 +8,7 @@ import torch
 
 import convlab
 from convlab import nn, optim
+from convlab.optim import _kernels
 
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
@@ -65,6 +66,14 @@ def run_parity(cl_cls, th_cls, kwargs, dtype=np.float64, steps=20, seed=0):
     return cl_opt, th_opt, cl_params, th_params
 
 
+@pytest.fixture(params=["fused", "arrays"])
+def update_path(request, monkeypatch):
+    """Run a test on the fused CPU kernels (the default) and on the array code (used for CuPy)."""
+    if request.param == "arrays":
+        monkeypatch.setattr(_kernels, "fusable", lambda *arrays: False)
+    return request.param
+
+
 # ------------------------------------------------------------------------------------ SGD
 SGD_GRID = [
     dict(lr=0.05, momentum=m, dampening=d, nesterov=n, weight_decay=wd, maximize=mx)
@@ -74,12 +83,12 @@ SGD_GRID = [
 
 
 @pytest.mark.parametrize("kwargs", SGD_GRID, ids=lambda k: "-".join(f"{a}={b}" for a, b in k.items() if a != "lr"))
-def test_sgd_matches_torch(kwargs):
+def test_sgd_matches_torch(kwargs, update_path):
     run_parity(optim.SGD, torch.optim.SGD, kwargs)
 
 
 @pytest.mark.parametrize("kwargs", [dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3), dict(lr=0.01)])
-def test_sgd_float32_stays_float32_and_matches(kwargs):
+def test_sgd_float32_stays_float32_and_matches(kwargs, update_path):
     run_parity(optim.SGD, torch.optim.SGD, kwargs, dtype=np.float32)
 
 
@@ -278,21 +287,21 @@ ADAM_GRID = [
 
 
 @pytest.mark.parametrize("kwargs", ADAM_GRID, ids=str)
-def test_adam_matches_torch(kwargs):
+def test_adam_matches_torch(kwargs, update_path):
     run_parity(optim.Adam, torch.optim.Adam, kwargs)
 
 
 @pytest.mark.parametrize("kwargs", [dict(lr=0.01), dict(lr=0.02, weight_decay=0.1, amsgrad=True), dict(lr=0.01, betas=(0.5, 0.9), maximize=True)], ids=str)
-def test_adamw_matches_torch(kwargs):
+def test_adamw_matches_torch(kwargs, update_path):
     run_parity(optim.AdamW, torch.optim.AdamW, kwargs)
 
 
-def test_adam_decoupled_weight_decay_matches_torch():
+def test_adam_decoupled_weight_decay_matches_torch(update_path):
     run_parity(optim.Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True))
 
 
 @pytest.mark.parametrize("cls", ["Adam", "AdamW"])
-def test_adam_float32(cls):
+def test_adam_float32(cls, update_path):
     run_parity(getattr(optim, cls), getattr(torch.optim, cls), dict(lr=1e-2, weight_decay=1e-2, amsgrad=True), dtype=np.float32)
 
 
@@ -312,11 +321,11 @@ RMSPROP_GRID = [
 
 
 @pytest.mark.parametrize("kwargs", RMSPROP_GRID, ids=str)
-def test_rmsprop_matches_torch(kwargs):
+def test_rmsprop_matches_torch(kwargs, update_path):
     run_parity(optim.RMSprop, torch.optim.RMSprop, kwargs)
 
 
-def test_rmsprop_float32():
+def test_rmsprop_float32(update_path):
     run_parity(optim.RMSprop, torch.optim.RMSprop, dict(lr=1e-3, momentum=0.9, centered=True, weight_decay=1e-3), dtype=np.float32)
 
 
@@ -328,11 +337,11 @@ ADAGRAD_GRID = [
 
 
 @pytest.mark.parametrize("kwargs", ADAGRAD_GRID, ids=str)
-def test_adagrad_matches_torch(kwargs):
+def test_adagrad_matches_torch(kwargs, update_path):
     run_parity(optim.Adagrad, torch.optim.Adagrad, kwargs)
 
 
-def test_adagrad_float32_and_state_created_eagerly():
+def test_adagrad_float32_and_state_created_eagerly(update_path):
     run_parity(optim.Adagrad, torch.optim.Adagrad, dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1), dtype=np.float32)
     p, q = nn.Parameter(convlab.zeros(2)), torch.nn.Parameter(torch.zeros(2))
     assert optim.Adagrad([p]).state_dict()["state"].keys() == torch.optim.Adagrad([q]).state_dict()["state"].keys() == {0}
@@ -385,3 +394,61 @@ def test_other_optimisers_reject_bad_arguments():
         optim.Adagrad([p], lr_decay=-1)
     with pytest.raises(ValueError, match=r"Adagrad\(\): invalid initial_accumulator_value value -0.1"):
         optim.Adagrad([p], initial_accumulator_value=-0.1)
+
+
+# ------------------------------------------------------------------------------------ fused kernels
+FUSED_CASES = [
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.01)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, betas=(0.3, 0.9), maximize=True)),
+    ("AdamW", dict(lr=0.01)),
+    ("RMSprop", dict(momentum=0.9, centered=True, weight_decay=0.01)),
+    ("RMSprop", dict(alpha=0.2, centered=True, maximize=True)),
+    ("Adagrad", dict(lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", FUSED_CASES, ids=str)
+def test_fused_kernels_equal_the_array_code_bit_for_bit(name, kwargs, dtype, monkeypatch):
+    """Same operations in the same order and dtype: the one-pass kernel and the array code agree exactly."""
+    rng = np.random.default_rng(8)
+    inits = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(6)]
+    results = []
+    for fused in (True, False):
+        monkeypatch.setattr(_kernels, "fusable", _kernels.fusable if fused else (lambda *arrays: False))
+        params = [nn.Parameter(convlab.tensor(a)) for a in inits]
+        opt = getattr(optim, name)(params, **kwargs)
+        for gs in grads:
+            for p, g in zip(params, gs):
+                p.grad = convlab.tensor(g)
+            opt.step()
+        results.append([p.detach().numpy() for p in params] + [v.numpy() for s in opt.state_dict()["state"].values() for v in s.values()])
+        monkeypatch.undo()
+    for fused_value, array_value in zip(*results):
+        assert fused_value.dtype == array_value.dtype
+        np.testing.assert_array_equal(fused_value, array_value)
+
+
+def test_fused_kernel_is_used_for_contiguous_cpu_params_only(monkeypatch):
+    calls = []
+    real_get = _kernels.get
+    monkeypatch.setattr(_kernels, "get", lambda name: (calls.append(name), real_get(name))[1])
+    p = nn.Parameter(convlab.ones(4, 3))
+    opt = optim.Adam([p])
+    p.grad = convlab.ones(4, 3)
+    opt.step()
+    assert calls == ["adam"]
+    q = nn.Parameter(convlab.tensor(np.ones((3, 4), np.float32).T))  # a non-contiguous view: array code
+    opt = optim.Adam([q])
+    q.grad = convlab.ones(4, 3)
+    opt.step()
+    assert calls == ["adam"]
+    np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy())
+    h = nn.Parameter(convlab.ones(3, dtype=convlab.float16))  # float16: array code, stays float16
+    opt = optim.SGD([h], lr=0.5, momentum=0.9)
+    h.grad = convlab.ones(3, dtype=convlab.float16)
+    opt.step()
+    assert calls == ["adam"] and h.dtype == np.float16 and h.detach().numpy().tolist() == [0.5, 0.5, 0.5]

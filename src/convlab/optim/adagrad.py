@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..backend import array_module
 from ..tensor import Tensor
+from . import _kernels
 from .optimizer import Optimizer, _check_number, _new_step_counter
 
 
@@ -80,26 +83,43 @@ class Adagrad(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            weight_decay, maximize = group["weight_decay"], group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param = p.data
-                xp = array_module(param)
                 state = self.state[p] or self._init_state(p, group)  # empty after loading a partial state
                 state["step"].data += 1
-                step = float(state["step"].data)
-                grad = -p.grad.data if maximize else p.grad.data
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                clr = lr / (1 + (step - 1) * lr_decay)
-                state_sum = state["sum"].data
-                scratch = grad * grad
-                state_sum += scratch
-                std = xp.sqrt(state_sum)
-                std += eps
-                xp.multiply(grad, -clr, out=scratch)
-                scratch /= std
-                param += scratch
+                if _kernels.fusable(p.data, p.grad.data, state["sum"].data):
+                    self._fused_update(p, state, group)
+                else:
+                    self._array_update(p, state, group)
         return loss
+
+    @staticmethod
+    def _clr(state: dict, group: dict) -> float:
+        """This step's learning rate, lr / (1 + (step - 1) lr_decay)."""
+        return group["lr"] / (1 + (float(state["step"].data) - 1) * group["lr_decay"])
+
+    def _array_update(self, p: Tensor, state: dict, group: dict) -> None:
+        """The update with array operations (NumPy or CuPy)."""
+        param = p.data
+        xp = array_module(param)
+        grad = -p.grad.data if group["maximize"] else p.grad.data
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * param
+        state_sum = state["sum"].data
+        scratch = grad * grad
+        state_sum += scratch
+        std = xp.sqrt(state_sum)
+        std += group["eps"]
+        xp.multiply(grad, -self._clr(state, group), out=scratch)
+        scratch /= std
+        param += scratch
+
+    def _fused_update(self, p: Tensor, state: dict, group: dict) -> None:
+        """The same update in one pass (CPU kernel)."""
+        param = p.data
+        scalar = functools.partial(_kernels.as_scalar, param.dtype)
+        _kernels.get("adagrad")(
+            param, p.grad.data, state["sum"].data, scalar(group["weight_decay"]), scalar(-self._clr(state, group)),
+            scalar(group["eps"]), group["weight_decay"] != 0, bool(group["maximize"]),
+        )  # fmt: skip

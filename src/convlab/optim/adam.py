@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 from ..backend import array_module
 from ..tensor import Tensor
+from . import _kernels
 from .optimizer import Optimizer, _check_number, _lerp_, _new_step_counter
 
 
@@ -80,48 +82,73 @@ class Adam(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param = p.data
-                xp = array_module(param)
-                grad = -p.grad.data if maximize else p.grad.data
                 state = self.state[p]
                 if len(state) == 0:
+                    zeros = array_module(p.data).zeros_like
                     state["step"] = _new_step_counter()
-                    state["exp_avg"] = Tensor(xp.zeros_like(param))
-                    state["exp_avg_sq"] = Tensor(xp.zeros_like(param))
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor(xp.zeros_like(param))
+                    state["exp_avg"] = Tensor(zeros(p.data))
+                    state["exp_avg_sq"] = Tensor(zeros(p.data))
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = Tensor(zeros(p.data))
                 state["step"].data += 1
-                step = float(state["step"].data)
-                if weight_decay != 0:
-                    if decoupled:
-                        param *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * param
-                exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
-                _lerp_(exp_avg, grad, 1 - beta1)
-                scratch = grad * (1 - beta2)
-                scratch *= grad
-                exp_avg_sq *= beta2
-                exp_avg_sq += scratch
-                if amsgrad:
-                    max_exp_avg_sq = state["max_exp_avg_sq"].data
-                    xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-                    denom = xp.sqrt(max_exp_avg_sq)
+                buffers = [state[k].data for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in state]
+                if _kernels.fusable(p.data, p.grad.data, *buffers):
+                    self._fused_update(p, state, group)
                 else:
-                    denom = xp.sqrt(exp_avg_sq)
-                denom /= (1 - beta2**step) ** 0.5
-                denom += eps
-                step_size = lr / (1 - beta1**step)
-                xp.multiply(exp_avg, -step_size, out=scratch)
-                scratch /= denom
-                param += scratch
+                    self._array_update(p, state, group)
         return loss
+
+    @staticmethod
+    def _array_update(p: Tensor, state: dict, group: dict) -> None:
+        """The update with array operations (NumPy or CuPy)."""
+        beta1, beta2 = group["betas"]
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        step = float(state["step"].data)
+        param = p.data
+        xp = array_module(param)
+        grad = -p.grad.data if group["maximize"] else p.grad.data
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * param
+        exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
+        _lerp_(exp_avg, grad, 1 - beta1)
+        scratch = grad * (1 - beta2)
+        scratch *= grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += scratch
+        if group["amsgrad"]:
+            max_exp_avg_sq = state["max_exp_avg_sq"].data
+            xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            denom = xp.sqrt(max_exp_avg_sq)
+        else:
+            denom = xp.sqrt(exp_avg_sq)
+        denom /= (1 - beta2**step) ** 0.5
+        denom += eps
+        xp.multiply(exp_avg, -(lr / (1 - beta1**step)), out=scratch)
+        scratch /= denom
+        param += scratch
+
+    @staticmethod
+    def _fused_update(p: Tensor, state: dict, group: dict) -> None:
+        """The same update in one pass (CPU kernel)."""
+        beta1, beta2 = group["betas"]
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        step = float(state["step"].data)
+        param = p.data
+        scalar = functools.partial(_kernels.as_scalar, param.dtype)
+        max_exp_avg_sq = state["max_exp_avg_sq"].data if group["amsgrad"] else param
+        _kernels.get("adam")(
+            param, p.grad.data, state["exp_avg"].data, state["exp_avg_sq"].data, max_exp_avg_sq,
+            scalar(weight_decay), scalar(1 - lr * weight_decay), scalar(1 - beta1), scalar(1 - (1 - beta1)),
+            scalar(beta2), scalar(1 - beta2), scalar((1 - beta2**step) ** 0.5), scalar(group["eps"]),
+            scalar(-(lr / (1 - beta1**step))), weight_decay != 0, bool(group["decoupled_weight_decay"]),
+            abs(1 - beta1) < 0.5, bool(group["amsgrad"]), bool(group["maximize"]),
+        )  # fmt: skip
 
 
 class AdamW(Adam):

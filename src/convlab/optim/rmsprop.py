@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from ..backend import array_module
 from ..tensor import Tensor
+from . import _kernels
 from .optimizer import Optimizer, _check_number, _lerp_, _new_step_counter
 
 
@@ -69,47 +72,71 @@ class RMSprop(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, alpha, eps, weight_decay = group["lr"], group["alpha"], group["eps"], group["weight_decay"]
-            momentum, centered, maximize = group["momentum"], group["centered"], group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param = p.data
-                xp = array_module(param)
-                grad = -p.grad.data if maximize else p.grad.data
                 state = self.state[p]
                 if len(state) == 0:
+                    zeros = array_module(p.data).zeros_like
                     state["step"] = _new_step_counter()
-                    state["square_avg"] = Tensor(xp.zeros_like(param))
-                    if momentum > 0:
-                        state["momentum_buffer"] = Tensor(xp.zeros_like(param))
-                    if centered:
-                        state["grad_avg"] = Tensor(xp.zeros_like(param))
+                    state["square_avg"] = Tensor(zeros(p.data))
+                    if group["momentum"] > 0:
+                        state["momentum_buffer"] = Tensor(zeros(p.data))
+                    if group["centered"]:
+                        state["grad_avg"] = Tensor(zeros(p.data))
                 state["step"].data += 1
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param
-                square_avg = state["square_avg"].data
-                scratch = grad * (1 - alpha)
-                scratch *= grad
-                square_avg *= alpha
-                square_avg += scratch
-                if centered:
-                    grad_avg = state["grad_avg"].data
-                    _lerp_(grad_avg, grad, 1 - alpha)
-                    xp.multiply(grad_avg, grad_avg, out=scratch)
-                    avg = square_avg - scratch
-                    xp.sqrt(avg, out=avg)
+                buffers = [state[k].data for k in ("square_avg", "momentum_buffer", "grad_avg") if k in state]
+                if _kernels.fusable(p.data, p.grad.data, *buffers):
+                    self._fused_update(p, state, group)
                 else:
-                    avg = xp.sqrt(square_avg)
-                avg += eps
-                if momentum > 0:
-                    buf = state["momentum_buffer"].data
-                    buf *= momentum
-                    xp.divide(grad, avg, out=scratch)
-                    buf += scratch
-                    xp.multiply(buf, -lr, out=scratch)
-                else:
-                    xp.multiply(grad, -lr, out=scratch)
-                    scratch /= avg
-                param += scratch
+                    self._array_update(p, state, group)
         return loss
+
+    @staticmethod
+    def _array_update(p: Tensor, state: dict, group: dict) -> None:
+        """The update with array operations (NumPy or CuPy)."""
+        lr, alpha, eps, weight_decay, momentum = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+        param = p.data
+        xp = array_module(param)
+        grad = -p.grad.data if group["maximize"] else p.grad.data
+        if weight_decay != 0:
+            grad = grad + weight_decay * param
+        square_avg = state["square_avg"].data
+        scratch = grad * (1 - alpha)
+        scratch *= grad
+        square_avg *= alpha
+        square_avg += scratch
+        if group["centered"]:
+            grad_avg = state["grad_avg"].data
+            _lerp_(grad_avg, grad, 1 - alpha)
+            xp.multiply(grad_avg, grad_avg, out=scratch)
+            avg = square_avg - scratch
+            xp.sqrt(avg, out=avg)
+        else:
+            avg = xp.sqrt(square_avg)
+        avg += eps
+        if momentum > 0:
+            buf = state["momentum_buffer"].data
+            buf *= momentum
+            xp.divide(grad, avg, out=scratch)
+            buf += scratch
+            xp.multiply(buf, -lr, out=scratch)
+        else:
+            xp.multiply(grad, -lr, out=scratch)
+            scratch /= avg
+        param += scratch
+
+    @staticmethod
+    def _fused_update(p: Tensor, state: dict, group: dict) -> None:
+        """The same update in one pass (CPU kernel)."""
+        alpha, weight_decay, momentum = group["alpha"], group["weight_decay"], group["momentum"]
+        param = p.data
+        scalar = functools.partial(_kernels.as_scalar, param.dtype)
+        _kernels.get("rmsprop")(
+            param, p.grad.data, state["square_avg"].data,
+            state["grad_avg"].data if group["centered"] else param,
+            state["momentum_buffer"].data if momentum > 0 else param,
+            scalar(alpha), scalar(1 - alpha), scalar(1 - (1 - alpha)), scalar(group["eps"]), scalar(weight_decay),
+            scalar(momentum), scalar(-group["lr"]), weight_decay != 0, bool(group["centered"]), abs(1 - alpha) < 0.5,
+            momentum > 0, bool(group["maximize"]),
+        )  # fmt: skip

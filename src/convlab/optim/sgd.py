@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+
 from ..tensor import Tensor
+from . import _kernels
 from .optimizer import Optimizer, _check_number
 
 
@@ -75,23 +80,42 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                param = p.data
-                grad = -p.grad.data if maximize else p.grad.data
-                if weight_decay != 0:
-                    grad = grad + weight_decay * param  # a new array: p.grad is never modified
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = Tensor(grad.copy())
-                    else:
-                        buf.data *= momentum
-                        buf.data += grad if dampening == 0 else (1 - dampening) * grad
-                    grad = grad + momentum * buf.data if nesterov else buf.data
-                param -= lr * grad
+                buf = self.state[p].get("momentum_buffer") if group["momentum"] != 0 else None
+                if _kernels.fusable(p.data, p.grad.data, *(() if buf is None else (buf.data,))):
+                    self._fused_update(p, buf, group)
+                else:
+                    self._array_update(p, buf, group)
         return loss
+
+    def _array_update(self, p: Tensor, buf: Tensor | None, group: dict) -> None:
+        """The update with array operations (NumPy or CuPy)."""
+        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+        param = p.data
+        grad = -p.grad.data if group["maximize"] else p.grad.data
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * param  # a new array: p.grad is never modified
+        if momentum != 0:
+            if buf is None:
+                buf = self.state[p]["momentum_buffer"] = Tensor(grad.copy())
+            else:
+                buf.data *= momentum
+                buf.data += grad if dampening == 0 else (1 - dampening) * grad
+            grad = grad + momentum * buf.data if group["nesterov"] else buf.data
+        param -= lr * grad
+
+    def _fused_update(self, p: Tensor, buf: Tensor | None, group: dict) -> None:
+        """The same update in one pass (CPU kernel)."""
+        param = p.data
+        momentum, dampening = group["momentum"], group["dampening"]
+        first_step = momentum != 0 and buf is None
+        if first_step:
+            buf = self.state[p]["momentum_buffer"] = Tensor(np.empty_like(param))
+        scalar = functools.partial(_kernels.as_scalar, param.dtype)
+        _kernels.get("sgd")(
+            param, p.grad.data, param if buf is None else buf.data, scalar(group["lr"]), scalar(group["weight_decay"]),
+            scalar(momentum), scalar(1 - dampening), group["weight_decay"] != 0, momentum != 0, first_step,
+            dampening != 0, bool(group["nesterov"]), bool(group["maximize"]),
+        )  # fmt: skip
