@@ -92,20 +92,20 @@ class CrossEntropy(Function):
         if unbatched:
             x, target = x[None], target[None]
         n_classes = x.shape[1]
+        valid, safe, w = _target_weights(xp, target, weight, ignore_index, x.dtype)
+        pos = _class_positions(xp, safe)
         shifted = x - x.max(axis=1, keepdims=True)
-        probs = xp.exp(shifted)
+        picked = shifted[pos]
+        eps = label_smoothing
+        if eps:  # sum_c w_c shifted_c, taken before shifted's buffer becomes the softmax
+            shifted_sum = shifted.sum(axis=1) if weight is None else xp.moveaxis(shifted, 1, -1) @ weight
+        probs = xp.exp(shifted, out=shifted)
         sum_exp = probs.sum(axis=1, keepdims=True)
         probs /= sum_exp
         log_sum = xp.log(sum_exp)[:, 0]
-        valid, safe, w = _target_weights(xp, target, weight, ignore_index, x.dtype)
-        pos = _class_positions(xp, safe)
-        loss = (log_sum - shifted[pos]) * w
-        eps = label_smoothing
+        loss = (log_sum - picked) * w
         if eps:
-            if weight is None:
-                smooth = n_classes * log_sum - shifted.sum(axis=1)
-            else:
-                smooth = weight.sum() * log_sum - xp.moveaxis(shifted, 1, -1) @ weight
+            smooth = (n_classes if weight is None else weight.sum()) * log_sum - shifted_sum
             loss = (1 - eps) * loss + (eps / n_classes) * (smooth * valid)
         total = w.sum()
         if reduction == "mean":
