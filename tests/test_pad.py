@@ -148,3 +148,41 @@ def test_circular_pad_refuses_to_wrap_a_cropped_input_twice():
 def test_pad_rejects_non_tensor_input():
     with pytest.raises(TypeError, match="pad\\(\\): expected input to be a convlab Tensor, got ndarray"):
         F.pad(np.zeros((1, 1, 3)), (1, 1))
+
+
+# ---------------------------------------------------------------------------------- layers
+PAD_LAYERS = [f"{kind}Pad{n}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular") for n in (1, 2, 3)]
+
+
+def _layer_args(name, padding):
+    return (padding, 1.5) if name.startswith("Constant") else (padding,)
+
+
+@pytest.mark.parametrize("name", PAD_LAYERS)
+def test_padding_layer_repr_and_parity(name):
+    n = int(name[-2])
+    rng = np.random.default_rng(PAD_LAYERS.index(name))
+    padding = tuple(int(p) for p in rng.integers(0, 3, size=2 * n))
+    for arg in (2 if name.startswith(("Zero", "Constant")) else 1, padding, list(padding)):
+        ours, theirs = getattr(nn, name)(*_layer_args(name, arg)), getattr(torch.nn, name)(*_layer_args(name, arg))
+        assert repr(ours) == repr(theirs)
+        assert ours.padding == theirs.padding
+    batched = tuple(int(s) for s in rng.integers(3, 5, size=n + 2))
+    for shape in (batched, batched[1:]):
+        x = rng.standard_normal(shape)
+        check(ours, theirs, x)
+
+
+def test_padding_layer_errors_name_the_layer():
+    with pytest.raises(TypeError, match=r"ReflectionPad2d\(\): padding must be an int or a tuple of 4 ints, got \(1, 2\)"):
+        nn.ReflectionPad2d((1, 2))
+    with pytest.raises(TypeError, match=r"ZeroPad1d\(\): padding must be an int or a tuple of 2 ints, got 1.5"):
+        nn.ZeroPad1d(1.5)
+    err = both_raise(nn.CircularPad2d(1), torch.nn.CircularPad2d(1), np.zeros((1, 1, 1, 3, 3)))
+    assert str(err) == (
+        "CircularPad2d((1, 1, 1, 1)): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape (1, 1, 1, 3, 3)"
+    )
+    err = both_raise(nn.ReflectionPad1d(3), torch.nn.ReflectionPad1d(3), np.zeros((2, 1, 3)))
+    assert str(err).startswith("ReflectionPad1d((3, 3)): reflect padding must be less than the input size, got padding (3, 3)")
+    err = both_raise(nn.ZeroPad2d(-2), torch.nn.ZeroPad2d(-2), np.zeros((2, 1, 3, 3)))
+    assert str(err).startswith("ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 (size 3) gives a negative output size -1")

@@ -165,21 +165,21 @@ def _at(region, axis, s):
 _NON_CONSTANT_DIMS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
 
 
-def _pad_amounts(pad) -> tuple:
+def _pad_amounts(who, pad) -> tuple:
     if isinstance(pad, Tensor) or not isinstance(pad, (tuple, list)):
-        raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, got {type(pad).__name__}")
+        raise TypeError(f"{who}: argument 'pad' must be a tuple of ints, got {type(pad).__name__}")
     for i, v in enumerate(pad):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-            raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, got {type(v).__name__} at position {i} of {tuple(pad)!r}")
+            raise TypeError(f"{who}: argument 'pad' must be a tuple of ints, got {type(v).__name__} at position {i} of {tuple(pad)!r}")
     return tuple(int(v) for v in pad)
 
 
-def _check_non_constant(input, amounts, mode) -> None:
+def _check_non_constant(who, input, amounts, mode) -> None:
     """PyTorch's limits for reflect/replicate/circular: which ranks, which sizes."""
     ndim, k = input.ndim, len(amounts) // 2
     if len(amounts) not in _NON_CONSTANT_DIMS or ndim not in _NON_CONSTANT_DIMS[len(amounts)]:
         raise ValueError(
-            f"pad(): mode {mode!r} with a pad tuple of length {len(amounts)} is not supported for a {ndim}-D input "
+            f"{who}: mode {mode!r} with a pad tuple of length {len(amounts)} is not supported for a {ndim}-D input "
             f"of shape {tuple(input.shape)}; expected a 2-D or 3-D input with 2 pad values (pads the last dim), "
             f"3-D or 4-D with 4 (the last 2 dims), or 4-D or 5-D with 6 (the last 3 dims)"
         )
@@ -187,7 +187,7 @@ def _check_non_constant(input, amounts, mode) -> None:
         nonempty = input.shape[1:] if ndim == k + 2 else input.shape
         if 0 in nonempty:
             raise ValueError(
-                f"pad(): mode {mode!r} expects an input of shape ({'N, ' if ndim == k + 2 else ''}C, *spatial) with "
+                f"{who}: mode {mode!r} expects an input of shape ({'N, ' if ndim == k + 2 else ''}C, *spatial) with "
                 f"non-zero C and spatial sizes (N may be 0), got shape {tuple(input.shape)}"
             )
     sizes = input.shape[ndim - k:]
@@ -197,21 +197,21 @@ def _check_non_constant(input, amounts, mode) -> None:
         dim = ndim - k + i
         if mode == "reflect" and (left >= n or right >= n):
             raise ValueError(
-                f"pad(): reflect padding must be less than the input size, got padding ({left}, {right}) "
+                f"{who}: reflect padding must be less than the input size, got padding ({left}, {right}) "
                 f"for dimension {dim} of size {n} (input shape {tuple(input.shape)})"
             )
         if mode == "circular":
             remaining = n - max(-left, 0) - max(-right, 0)
             if max(left, right) > max(remaining, 0):
                 raise ValueError(
-                    f"pad(): circular padding ({left}, {right}) of dimension {dim} would wrap around the "
+                    f"{who}: circular padding ({left}, {right}) of dimension {dim} would wrap around the "
                     f"{'cropped ' if remaining < n else ''}input (size {max(remaining, 0)}) more than once; expected "
                     f"padding <= {max(remaining, 0)} (input shape {tuple(input.shape)})"
                 )
         outs.append(n + left + right)
     if mode != "circular" and all(o == 0 for o in outs):
         raise ValueError(
-            f"pad(): padding {amounts} leaves no element of the input of shape {tuple(input.shape)} "
+            f"{who}: padding {amounts} leaves no element of the input of shape {tuple(input.shape)} "
             f"(output spatial size {tuple(outs)}); expected at least one padded size >= 1"
         )
 
@@ -244,33 +244,38 @@ def pad(input, pad, mode: str = "constant", value=None):
         >>> F.pad(x, (1, 1, 1, 1)).shape       # zero padding of a 3x3 conv's "same" output
         (1, 3, 6)
     """
+    return checked_pad("pad()", input, pad, mode, value)
+
+
+def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
+    """:func:`pad` whose error messages start with ``who`` (a layer's repr, or a function name)."""
     if not isinstance(input, Tensor):
-        raise TypeError(f"pad(): expected input to be a convlab Tensor, got {type(input).__name__}")
-    amounts = _pad_amounts(pad)
+        raise TypeError(f"{who}: expected input to be a convlab Tensor, got {type(input).__name__}")
+    amounts = _pad_amounts(who, pad)
     if not isinstance(mode, str):
-        raise TypeError(f"pad(): mode must be a str, one of {PAD_MODES}, got {type(mode).__name__}")
+        raise TypeError(f"{who}: mode must be a str, one of {PAD_MODES}, got {type(mode).__name__}")
     if mode not in PAD_MODES:
-        raise ValueError(f"pad(): unknown padding mode {mode!r}; expected one of {PAD_MODES}")
+        raise ValueError(f"{who}: unknown padding mode {mode!r}; expected one of {PAD_MODES}")
     if len(amounts) % 2:
-        raise ValueError(f"pad(): the pad tuple must have an even length (a (left, right) pair per dim), got {amounts} of length {len(amounts)}")
+        raise ValueError(f"{who}: the pad tuple must have an even length (a (left, right) pair per dim), got {amounts} of length {len(amounts)}")
     if len(amounts) > 2 * input.ndim:
         raise ValueError(
-            f"pad(): the pad tuple {amounts} has {len(amounts)} values but a {input.ndim}-D input of shape "
+            f"{who}: the pad tuple {amounts} has {len(amounts)} values but a {input.ndim}-D input of shape "
             f"{tuple(input.shape)} takes at most {2 * input.ndim} (two per dim)"
         )
     if mode != "constant" and value is not None and value != 0:
-        raise ValueError(f"pad(): padding mode {mode!r} does not take a fill value, got value={value!r}")
+        raise ValueError(f"{who}: padding mode {mode!r} does not take a fill value, got value={value!r}")
     k = len(amounts) // 2
     if mode == "constant":
         for i, n in enumerate(input.shape[input.ndim - k:]):
             left, right = amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1]
             if n + left + right < 0:
                 raise ValueError(
-                    f"pad(): padding ({left}, {right}) of dimension {input.ndim - k + i} (size {n}) gives a negative "
+                    f"{who}: padding ({left}, {right}) of dimension {input.ndim - k + i} (size {n}) gives a negative "
                     f"output size {n + left + right} (input shape {tuple(input.shape)})"
                 )
     else:
-        _check_non_constant(input, amounts, mode)
+        _check_non_constant(who, input, amounts, mode)
     sizes = input.shape[input.ndim - k:]
     plans = tuple(_axis_plan(n, amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1], mode) for i, n in enumerate(sizes))
     return Pad.apply(input, plans=plans, mode=mode, value=0 if value is None else value)
