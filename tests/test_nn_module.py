@@ -519,3 +519,17 @@ def test_flatten_unflatten_match_torch(rng):
         nn.Unflatten(1, 5)
     with pytest.raises(TypeError, match="position 1"):
         nn.Unflatten(1, (2, "a"))
+
+
+# ---------------------------------------------------------------------- the user guide's examples
+def test_user_guide_examples_run():
+    import pathlib
+
+    guide = pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn_modules_and_losses.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in blocks:  # later blocks reuse earlier names, as a reader would
+            exec(compile(block, str(guide), "exec"), namespace)
