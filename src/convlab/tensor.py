@@ -251,9 +251,6 @@ class Tensor:
         return self.to(dtypes.uint8)
 
     # ------------------------------------------------------------------ new tensors like this one
-    def _new(self, array, requires_grad):
-        return Tensor(array, requires_grad=requires_grad)
-
     def _new_dtype(self, dtype):
         return self.dtype if dtype is None else dtypes.as_dtype(dtype)
 
