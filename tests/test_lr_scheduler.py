@@ -62,12 +62,12 @@ CASES = {
     "StepLR-default-gamma": (lambda o, m: m.StepLR(o, step_size=3), 30),
     "MultiStepLR": (lambda o, m: m.MultiStepLR(o, milestones=[5, 12, 12, 30], gamma=0.3), 40),
     "ExponentialLR": (lambda o, m: m.ExponentialLR(o, gamma=0.93), 50),
-    "ConstantLR": (lambda o, m: m.ConstantLR(o, factor=0.25, total_iters=6), 20),
+    "ConstantLR": (lambda o, m: m.ConstantLR(o, factor=0.25, total_iters=6), 30),
     "CosineAnnealingLR": (lambda o, m: m.CosineAnnealingLR(o, T_max=20), 70),
     "CosineAnnealingLR-eta_min": (lambda o, m: m.CosineAnnealingLR(o, T_max=13, eta_min=1e-3), 60),
     "LinearLR-warmup": (lambda o, m: m.LinearLR(o, start_factor=0.1, total_iters=10), 30),
     "LinearLR-decay": (lambda o, m: m.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=25), 40),
-    "LinearLR-default": (lambda o, m: m.LinearLR(o), 10),
+    "LinearLR-default": (lambda o, m: m.LinearLR(o), 30),
     "SequentialLR-warmup-cosine": (
         lambda o, m: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.2, total_iters=5), m.CosineAnnealingLR(o, T_max=30)], milestones=[5]),
         60,
@@ -80,7 +80,7 @@ CASES = {
     ),
     "SequentialLR-multistep-first": (
         lambda o, m: m.SequentialLR(o, [m.MultiStepLR(o, [2, 4]), m.LinearLR(o, start_factor=0.5, total_iters=3)], milestones=[8]),
-        20,
+        30,
     ),
 }
 

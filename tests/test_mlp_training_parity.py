@@ -94,3 +94,15 @@ def test_mlp_loss_curve_matches_torch(name):
     for key, value in th_model.state_dict().items():
         np.testing.assert_allclose(cl_model.state_dict()[key].numpy(), value.numpy(), rtol=1e-4, atol=1e-5, err_msg=key)
         assert cl_model.state_dict()[key].dtype == np.float32
+
+
+def test_docs_training_example_runs():
+    """The training-step example of docs/optim.md runs as written."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "optim.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "docs/optim.md lost its example"
+    for code in blocks:
+        exec(compile(code, "docs/optim.md", "exec"), {})

@@ -452,3 +452,11 @@ def test_fused_kernel_is_used_for_contiguous_cpu_params_only(monkeypatch):
     h.grad = convlab.ones(3, dtype=convlab.float16)
     opt.step()
     assert calls == ["adam"] and h.dtype == np.float16 and h.detach().numpy().tolist() == [0.5, 0.5, 0.5]
+
+
+def test_gradient_of_the_wrong_shape_is_a_clear_error():
+    p = nn.Parameter(convlab.zeros(2, 3))
+    for opt in (optim.SGD([p], lr=0.1), optim.Adam([p]), optim.RMSprop([p]), optim.Adagrad([p])):
+        p.grad = convlab.ones(3, 2)
+        with pytest.raises(RuntimeError, match=r"\.step\(\): params\[0\] of its group has shape \(2, 3\) but its \.grad has shape \(3, 2\)"):
+            opt.step()

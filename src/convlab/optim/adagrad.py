@@ -83,9 +83,7 @@ class Adagrad(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in self._params_with_grad(group):
                 state = self.state[p] or self._init_state(p, group)  # empty after loading a partial state
                 state["step"].data += 1
                 if _kernels.fusable(p.data, p.grad.data, state["sum"].data):

@@ -82,9 +82,7 @@ class Adam(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in self._params_with_grad(group):
                 state = self.state[p]
                 if len(state) == 0:
                     zeros = array_module(p.data).zeros_like

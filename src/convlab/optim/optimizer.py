@@ -165,6 +165,20 @@ class Optimizer:
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement step()")
 
+    def _params_with_grad(self, group: dict):
+        """The group's parameters that have a gradient (the others are skipped, as in PyTorch),
+        after checking that each gradient has its parameter's shape."""
+        for i, p in enumerate(group["params"]):
+            grad = p.grad
+            if grad is None:
+                continue
+            if grad.shape != p.shape:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step(): params[{i}] of its group has shape {tuple(p.shape)} but its .grad "
+                    f"has shape {tuple(grad.shape)}"
+                )
+            yield p
+
     @staticmethod
     def _evaluate(closure):
         if closure is None:

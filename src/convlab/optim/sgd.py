@@ -80,9 +80,7 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in self._params_with_grad(group):
                 buf = self.state[p].get("momentum_buffer") if group["momentum"] != 0 else None
                 if _kernels.fusable(p.data, p.grad.data, *(() if buf is None else (buf.data,))):
                     self._fused_update(p, buf, group)
