@@ -45,8 +45,12 @@ def _step(out, seed):
 def loss_cases(rng):
     """(name, convlab fn, torch fn) for the losses, each a forward + backward."""
     cases = []
-    for n, c, extra in [(128, 10, {}), (512, 1000, {}), (128, 10, {"label_smoothing": 0.1}),
-                        (512, 1000, {"label_smoothing": 0.1, "weight": True})]:
+    for n, c, extra in [
+        (128, 10, {}),
+        (512, 1000, {}),
+        (128, 10, {"label_smoothing": 0.1}),
+        (512, 1000, {"label_smoothing": 0.1, "weight": True}),
+    ]:
         xc, xt = _inputs((n, c), rng, 3.0)
         target = rng.integers(0, c, n)
         tc, tt = convlab.tensor(target), torch.from_numpy(target)
@@ -54,28 +58,56 @@ def loss_cases(rng):
         if extra.get("weight"):
             w = rng.random(c).astype(np.float32)
             kw_c["weight"], kw_t["weight"] = convlab.tensor(w), torch.from_numpy(w)
-        label = f"cross_entropy ({n}, {c})" + (" smoothing" if "label_smoothing" in extra else "") + (" weight" if "weight" in extra else "")
-        cases.append((label, lambda xc=xc, tc=tc, k=kw_c: F.cross_entropy(xc, tc, **k).backward(),
-                      lambda xt=xt, tt=tt, k=kw_t: TF.cross_entropy(xt, tt, **k).backward()))
+        label = (
+            f"cross_entropy ({n}, {c})"
+            + (" smoothing" if "label_smoothing" in extra else "")
+            + (" weight" if "weight" in extra else "")
+        )
+        cases.append(
+            (
+                label,
+                lambda xc=xc, tc=tc, k=kw_c: F.cross_entropy(xc, tc, **k).backward(),
+                lambda xt=xt, tt=tt, k=kw_t: TF.cross_entropy(xt, tt, **k).backward(),
+            )
+        )
     xc, xt = _inputs((8, 21, 64, 64), rng, 3.0)
     seg = rng.integers(0, 21, (8, 64, 64))
     seg[:, :4] = 255
     sc, st = convlab.tensor(seg), torch.from_numpy(seg)
-    cases.append(("cross_entropy (8, 21, 64, 64) ignore_index", lambda: F.cross_entropy(xc, sc, ignore_index=255).backward(),
-                  lambda: TF.cross_entropy(xt, st, ignore_index=255).backward()))
+    cases.append(
+        (
+            "cross_entropy (8, 21, 64, 64) ignore_index",
+            lambda: F.cross_entropy(xc, sc, ignore_index=255).backward(),
+            lambda: TF.cross_entropy(xt, st, ignore_index=255).backward(),
+        )
+    )
     pc, pt = _inputs((256, 100), rng)
     probs = np.random.default_rng(1).dirichlet(np.ones(100), 256).astype(np.float32)
-    cases.append(("cross_entropy probs (256, 100)", lambda: F.cross_entropy(pc, convlab.tensor(probs)).backward(),
-                  lambda: TF.cross_entropy(pt, torch.from_numpy(probs)).backward()))
+    cases.append(
+        (
+            "cross_entropy probs (256, 100)",
+            lambda: F.cross_entropy(pc, convlab.tensor(probs)).backward(),
+            lambda: TF.cross_entropy(pt, torch.from_numpy(probs)).backward(),
+        )
+    )
     yc, yt = _inputs((128, 512), rng)
     target = rng.standard_normal((128, 512)).astype(np.float32)
     binary = (rng.random((128, 512)) < 0.3).astype(np.float32)
     for name in ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]:
-        cases.append((f"{name} (128, 512)", lambda f=getattr(F, name): f(yc, convlab.tensor(target)).backward(),
-                      lambda f=getattr(TF, name): f(yt, torch.from_numpy(target)).backward()))
-    cases.append(("binary_cross_entropy_with_logits (128, 512)",
-                  lambda: F.binary_cross_entropy_with_logits(yc, convlab.tensor(binary)).backward(),
-                  lambda: TF.binary_cross_entropy_with_logits(yt, torch.from_numpy(binary)).backward()))
+        cases.append(
+            (
+                f"{name} (128, 512)",
+                lambda f=getattr(F, name): f(yc, convlab.tensor(target)).backward(),
+                lambda f=getattr(TF, name): f(yt, torch.from_numpy(target)).backward(),
+            )
+        )
+    cases.append(
+        (
+            "binary_cross_entropy_with_logits (128, 512)",
+            lambda: F.binary_cross_entropy_with_logits(yc, convlab.tensor(binary)).backward(),
+            lambda: TF.binary_cross_entropy_with_logits(yt, torch.from_numpy(binary)).backward(),
+        )
+    )
     return cases
 
 
@@ -83,12 +115,22 @@ def activation_cases(rng):
     cases = []
     xc, xt = _inputs((128, 32, 28, 28), rng)
     for name in ["relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "elu", "hardswish"]:
-        cases.append((f"{name} (128, 32, 28, 28)", lambda f=getattr(F, name): _step(f(xc), 0),
-                      lambda f=getattr(TF, name): _step(f(xt), 0)))
+        cases.append(
+            (
+                f"{name} (128, 32, 28, 28)",
+                lambda f=getattr(F, name): _step(f(xc), 0),
+                lambda f=getattr(TF, name): _step(f(xt), 0),
+            )
+        )
     sc, st = _inputs((256, 1000), rng)
     for name in ["softmax", "log_softmax"]:
-        cases.append((f"{name} (256, 1000) dim=1", lambda f=getattr(F, name): _step(f(sc, dim=1), 1),
-                      lambda f=getattr(TF, name): _step(f(st, dim=1), 1)))
+        cases.append(
+            (
+                f"{name} (256, 1000) dim=1",
+                lambda f=getattr(F, name): _step(f(sc, dim=1), 1),
+                lambda f=getattr(TF, name): _step(f(st, dim=1), 1),
+            )
+        )
     return cases
 
 
@@ -99,7 +141,9 @@ def layer_cases(rng):
     xc, xt = _inputs((128, 3136), rng)
     cases.append(("Linear(3136, 512) batch 128", lambda: _step(cl(xc), 2), lambda: _step(th(xt), 2)))
     small_c = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
-    small_t = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    small_t = torch.nn.Sequential(
+        torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)
+    )
     vc, vt = convlab.randn(4, 8), torch.randn(4, 8)
 
     def many(fn, x):

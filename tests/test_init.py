@@ -27,12 +27,26 @@ def test_fans_need_two_dimensions():
         init.xavier_uniform_(convlab.empty(5))
 
 
-@pytest.mark.parametrize("nonlinearity, param", [
-    ("linear", None), ("conv2d", None), ("conv_transpose3d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-    ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 1), ("leaky_relu", math.sqrt(5)), ("selu", None),
-])
+@pytest.mark.parametrize(
+    "nonlinearity, param",
+    [
+        ("linear", None),
+        ("conv2d", None),
+        ("conv_transpose3d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", 1),
+        ("leaky_relu", math.sqrt(5)),
+        ("selu", None),
+    ],
+)
 def test_calculate_gain_equals_torch(nonlinearity, param):
-    assert init.calculate_gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-15)
+    assert init.calculate_gain(nonlinearity, param) == pytest.approx(
+        torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-15
+    )
 
 
 def test_calculate_gain_errors():
@@ -90,7 +104,9 @@ def test_uniform_normal_constant_and_friends():
     u = init.uniform_(convlab.empty(200_000), -0.5, 2.0).numpy()
     assert u.min() >= -0.5 and u.max() < 2.0 and u.mean() == pytest.approx(0.75, abs=0.01)
     g = init.normal_(convlab.empty(200_000, dtype=convlab.float64), mean=3.0, std=0.5).numpy()
-    assert g.dtype == np.float64 and g.mean() == pytest.approx(3.0, abs=0.01) and g.std() == pytest.approx(0.5, rel=0.01)
+    assert (
+        g.dtype == np.float64 and g.mean() == pytest.approx(3.0, abs=0.01) and g.std() == pytest.approx(0.5, rel=0.01)
+    )
     assert (init.constant_(convlab.empty(3, 2), 0.3).numpy() == np.float32(0.3)).all()
     assert (init.zeros_(convlab.ones(4)).numpy() == 0).all() and (init.ones_(convlab.zeros(4)).numpy() == 1).all()
     t = init.trunc_normal_(convlab.empty(100_000), mean=0.5, std=1.0, a=-1.0, b=1.5).numpy()

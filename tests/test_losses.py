@@ -35,7 +35,9 @@ def _classification_case(seed, dtype):
     if layout == 0:
         shape = (int(rng.integers(1, 7)), n_classes)
     elif layout == 1:
-        shape = (int(rng.integers(1, 4)), n_classes) + tuple(int(s) for s in rng.integers(1, 4, size=int(rng.integers(1, 3))))
+        shape = (int(rng.integers(1, 4)), n_classes) + tuple(
+            int(s) for s in rng.integers(1, 4, size=int(rng.integers(1, 3)))
+        )
     else:
         shape = (n_classes,)
     x = (rng.standard_normal(shape) * 3).astype(dtype)
@@ -58,7 +60,8 @@ def test_cross_entropy_class_indices_matches_torch(seed, dtype):
         check(
             lambda a, t: F.cross_entropy(a, t, weight=_opt(weight), reduction=reduction, label_smoothing=eps),
             lambda a, t: TF.cross_entropy(a, t, weight=_opt_torch(weight), reduction=reduction, label_smoothing=eps),
-            x, target,
+            x,
+            target,
         )
 
 
@@ -81,8 +84,12 @@ def test_cross_entropy_custom_ignore_index_and_all_ignored():
     x = rng.standard_normal((6, 4))
     target = np.array([0, 3, 3, 1, 2, 3])
     for eps in (0.0, 0.3):
-        check(lambda a, t: F.cross_entropy(a, t, ignore_index=3, label_smoothing=eps),
-              lambda a, t: TF.cross_entropy(a, t, ignore_index=3, label_smoothing=eps), x, target)
+        check(
+            lambda a, t: F.cross_entropy(a, t, ignore_index=3, label_smoothing=eps),
+            lambda a, t: TF.cross_entropy(a, t, ignore_index=3, label_smoothing=eps),
+            x,
+            target,
+        )
     all_ignored = np.full(6, -100)
     for kwargs in ({}, {"label_smoothing": 0.2}, {"weight": np.ones(4)}):
         cl_kwargs = {k: (convlab.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
@@ -110,8 +117,12 @@ def test_cross_entropy_empty_batch_matches_torch():
 def test_cross_entropy_is_stable_for_huge_logits():
     x = np.array([[1e4, -1e4, 0.0], [-5e3, 5e3, 5e3 - 1]], dtype=np.float32)
     target = np.array([1, 2])
-    out = check(lambda a, t: F.cross_entropy(a, t, label_smoothing=0.1),
-                lambda a, t: TF.cross_entropy(a, t, label_smoothing=0.1), x, target)
+    out = check(
+        lambda a, t: F.cross_entropy(a, t, label_smoothing=0.1),
+        lambda a, t: TF.cross_entropy(a, t, label_smoothing=0.1),
+        x,
+        target,
+    )
     assert np.isfinite(out[0].item())
 
 
@@ -178,7 +189,8 @@ def test_nll_loss_matches_torch(seed, dtype):
         check(
             lambda a, t: F.nll_loss(a, t, weight=_opt(weight), reduction=reduction),
             lambda a, t: TF.nll_loss(a, t, weight=_opt_torch(weight), reduction=reduction),
-            x, target,
+            x,
+            target,
         )
 
 
@@ -200,8 +212,13 @@ def _regression_case(seed, dtype):
 
 
 REGRESSION = [
-    ("mse_loss", {}), ("l1_loss", {}), ("smooth_l1_loss", {"beta": 1.0}), ("smooth_l1_loss", {"beta": 0.3}),
-    ("smooth_l1_loss", {"beta": 0.0}), ("huber_loss", {"delta": 1.0}), ("huber_loss", {"delta": 0.4}),
+    ("mse_loss", {}),
+    ("l1_loss", {}),
+    ("smooth_l1_loss", {"beta": 1.0}),
+    ("smooth_l1_loss", {"beta": 0.3}),
+    ("smooth_l1_loss", {"beta": 0.0}),
+    ("huber_loss", {"delta": 1.0}),
+    ("huber_loss", {"delta": 0.4}),
 ]
 
 
@@ -210,8 +227,12 @@ REGRESSION = [
 def test_regression_losses_match_torch(name, kwargs, seed):
     _, x, y = _regression_case(seed, DTYPES[seed % 2])
     for reduction in REDUCTIONS:
-        check(lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kwargs),
-              lambda a, b: getattr(TF, name)(a, b, reduction=reduction, **kwargs), x, y)
+        check(
+            lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kwargs),
+            lambda a, b: getattr(TF, name)(a, b, reduction=reduction, **kwargs),
+            x,
+            y,
+        )
 
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
@@ -219,8 +240,13 @@ def test_weighted_regression_losses_match_torch(name):
     _, x, y = _regression_case(5, np.float64)
     w = np.random.default_rng(5).random(x.shape)
     for reduction in REDUCTIONS:
-        check(lambda a, b, c: getattr(F, name)(a, b, reduction=reduction, weight=c),
-              lambda a, b, c: getattr(TF, name)(a, b, reduction=reduction, weight=c), x, y, w)
+        check(
+            lambda a, b, c: getattr(F, name)(a, b, reduction=reduction, weight=c),
+            lambda a, b, c: getattr(TF, name)(a, b, reduction=reduction, weight=c),
+            x,
+            y,
+            w,
+        )
 
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"])
@@ -245,8 +271,12 @@ def test_regression_losses_type_promotion_matches_torch():
 def test_regression_losses_gradcheck():
     rng = np.random.default_rng(11)
     x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)) * 2
-    for fn in (F.mse_loss, F.l1_loss, lambda a, b: F.smooth_l1_loss(a, b, beta=0.7),
-               lambda a, b: F.huber_loss(a, b, delta=0.8, reduction="sum")):
+    for fn in (
+        F.mse_loss,
+        F.l1_loss,
+        lambda a, b: F.smooth_l1_loss(a, b, beta=0.7),
+        lambda a, b: F.huber_loss(a, b, delta=0.8, reduction="sum"),
+    ):
         gradcheck(fn, x, y)
     gradcheck(lambda a, b, w: F.mse_loss(a, b, weight=w), x, y, rng.random((3, 4)))
     with pytest.warns(UserWarning, match="different to the input size"):
@@ -268,17 +298,30 @@ def test_binary_cross_entropy_matches_torch(seed):
     t = rng.random(x.shape).astype(x.dtype)
     w = rng.random(x.shape[-1:]).astype(x.dtype)
     for reduction in REDUCTIONS:
-        check(lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
-              lambda a, b: TF.binary_cross_entropy(a, b, reduction=reduction), p, t)
-        check(lambda a, b: F.binary_cross_entropy(a, b, weight=convlab.tensor(w), reduction=reduction),
-              lambda a, b: TF.binary_cross_entropy(a, b, weight=torch.from_numpy(w), reduction=reduction), p, t)
+        check(
+            lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
+            lambda a, b: TF.binary_cross_entropy(a, b, reduction=reduction),
+            p,
+            t,
+        )
+        check(
+            lambda a, b: F.binary_cross_entropy(a, b, weight=convlab.tensor(w), reduction=reduction),
+            lambda a, b: TF.binary_cross_entropy(a, b, weight=torch.from_numpy(w), reduction=reduction),
+            p,
+            t,
+        )
 
 
 def test_binary_cross_entropy_clamps_logs_at_the_edges():
     p = np.array([0.0, 1.0, 1e-30, 0.5])
     t = np.array([1.0, 0.0, 1.0, 0.5])
-    check(lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
-          lambda a, b: TF.binary_cross_entropy(a, b, reduction="none"), p, t, grad_inputs=(0,))
+    check(
+        lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
+        lambda a, b: TF.binary_cross_entropy(a, b, reduction="none"),
+        p,
+        t,
+        grad_inputs=(0,),
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -291,11 +334,14 @@ def test_binary_cross_entropy_with_logits_matches_torch(seed):
     for reduction in REDUCTIONS:
         for weight, pos_weight in ((None, None), (w, None), (None, pw), (w, pw)):
             check(
-                lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=_opt(weight), reduction=reduction,
-                                                                pos_weight=_opt(pos_weight)),
-                lambda a, b: TF.binary_cross_entropy_with_logits(a, b, weight=_opt_torch(weight), reduction=reduction,
-                                                                 pos_weight=_opt_torch(pos_weight)),
-                x, t,
+                lambda a, b: F.binary_cross_entropy_with_logits(
+                    a, b, weight=_opt(weight), reduction=reduction, pos_weight=_opt(pos_weight)
+                ),
+                lambda a, b: TF.binary_cross_entropy_with_logits(
+                    a, b, weight=_opt_torch(weight), reduction=reduction, pos_weight=_opt_torch(pos_weight)
+                ),
+                x,
+                t,
             )
 
 
@@ -305,7 +351,9 @@ def test_binary_losses_gradcheck():
     w = convlab.tensor(rng.random(4))
     gradcheck(lambda a, b: F.binary_cross_entropy(a, b, weight=w), p, t)
     pw = convlab.tensor(rng.random(4) * 2)
-    gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=w, pos_weight=pw), rng.standard_normal((3, 4)), t)
+    gradcheck(
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, weight=w, pos_weight=pw), rng.standard_normal((3, 4)), t
+    )
     gradcheck(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="sum"), rng.standard_normal((3, 4)), t)
 
 
@@ -320,8 +368,12 @@ def test_kl_div_matches_torch(seed, log_target):
     for reduction in ["none", "batchmean", "sum", "mean"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            check(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
-                  lambda a, b: TF.kl_div(a, b, reduction=reduction, log_target=log_target), logp, target)
+            check(
+                lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+                lambda a, b: TF.kl_div(a, b, reduction=reduction, log_target=log_target),
+                logp,
+                target,
+            )
 
 
 def test_kl_div_zero_target_probability_contributes_nothing():
@@ -329,8 +381,13 @@ def test_kl_div_zero_target_probability_contributes_nothing():
     q = np.array([[0.0, 0.4, 0.6], [0.5, 0.5, 0.0]])
     # PyTorch's target gradient at q = 0 is nan (0/0 inside its xlogy derivative); convlab gives 0,
     # the limit of the loss's own convention 0 log 0 = 0, so only the input gradient is compared.
-    check(lambda a, b: F.kl_div(a, b, reduction="none"), lambda a, b: TF.kl_div(a, b, reduction="none"),
-          logp, q, grad_inputs=(0,))
+    check(
+        lambda a, b: F.kl_div(a, b, reduction="none"),
+        lambda a, b: TF.kl_div(a, b, reduction="none"),
+        logp,
+        q,
+        grad_inputs=(0,),
+    )
     t = convlab.tensor(q, requires_grad=True)
     F.kl_div(convlab.tensor(logp), t, reduction="sum").backward()
     assert np.all(np.isfinite(t.grad.numpy())) and t.grad.numpy()[0, 0] == 0
@@ -340,14 +397,22 @@ def test_kl_div_mean_warns_and_broadcasts_like_torch():
     rng = np.random.default_rng(1)
     with pytest.warns(UserWarning, match="batchmean"):
         F.kl_div(convlab.randn(2, 3), convlab.rand(2, 3))
-    check(lambda a, b: F.kl_div(a, b, reduction="sum"), lambda a, b: TF.kl_div(a, b, reduction="sum"),
-          rng.standard_normal(3), rng.random((2, 3)))
+    check(
+        lambda a, b: F.kl_div(a, b, reduction="sum"),
+        lambda a, b: TF.kl_div(a, b, reduction="sum"),
+        rng.standard_normal(3),
+        rng.random((2, 3)),
+    )
 
 
 def test_kl_div_gradcheck():
     rng = np.random.default_rng(17)
     gradcheck(lambda a, b: F.kl_div(a, b, reduction="batchmean"), rng.standard_normal((3, 4)), rng.random((3, 4)) + 0.1)
-    gradcheck(lambda a, b: F.kl_div(a, b, reduction="sum", log_target=True), rng.standard_normal((3, 4)), rng.standard_normal((3, 4)))
+    gradcheck(
+        lambda a, b: F.kl_div(a, b, reduction="sum", log_target=True),
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((3, 4)),
+    )
 
 
 # ---------------------------------------------------------------------- modules
@@ -369,8 +434,12 @@ def test_loss_modules_repr_and_forward_match_torch(rng):
         ("KLDivLoss", dict(reduction="batchmean", log_target=False), probs),
     ]
     for name, kwargs, target in cases:
-        cl_mod = getattr(nn, name)(**{k: convlab.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
-        th_mod = getattr(torch.nn, name)(**{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()})
+        cl_mod = getattr(nn, name)(
+            **{k: convlab.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+        )
+        th_mod = getattr(torch.nn, name)(
+            **{k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+        )
         assert repr(cl_mod) == repr(th_mod)
         assert list(cl_mod.state_dict()) == list(th_mod.state_dict())
         inp = 1 / (1 + np.exp(-x)) if name == "BCELoss" else x
@@ -408,17 +477,33 @@ def test_cross_entropy_errors_name_the_argument():
     assert "must be floating point" in str(err) and "int64" in str(err)
     err = both_raise(F.cross_entropy, TF.cross_entropy, np.zeros((2, 3, 4, 5)), np.zeros((2, 4, 4), dtype=np.int64))
     assert "(2, 4, 5)" in str(err) and "(2, 4, 4)" in str(err)
-    err = both_raise(lambda a, b: F.cross_entropy(a, b, weight=convlab.ones(3)),
-                     lambda a, b: TF.cross_entropy(a, b, weight=torch.ones(3)), x, np.array([0, 1, 2]))
+    err = both_raise(
+        lambda a, b: F.cross_entropy(a, b, weight=convlab.ones(3)),
+        lambda a, b: TF.cross_entropy(a, b, weight=torch.ones(3)),
+        x,
+        np.array([0, 1, 2]),
+    )
     assert "weight of shape (4,)" in str(err) and "(3,)" in str(err)
-    err = both_raise(lambda a, b: F.cross_entropy(a, b, label_smoothing=1.5),
-                     lambda a, b: TF.cross_entropy(a, b, label_smoothing=1.5), x, np.array([0, 1, 2]))
+    err = both_raise(
+        lambda a, b: F.cross_entropy(a, b, label_smoothing=1.5),
+        lambda a, b: TF.cross_entropy(a, b, label_smoothing=1.5),
+        x,
+        np.array([0, 1, 2]),
+    )
     assert "label_smoothing" in str(err) and "1.5" in str(err)
-    err = both_raise(lambda a, b: F.cross_entropy(a, b, reduction="avg"),
-                     lambda a, b: TF.cross_entropy(a, b, reduction="avg"), x, np.array([0, 1, 2]))
+    err = both_raise(
+        lambda a, b: F.cross_entropy(a, b, reduction="avg"),
+        lambda a, b: TF.cross_entropy(a, b, reduction="avg"),
+        x,
+        np.array([0, 1, 2]),
+    )
     assert "reduction" in str(err) and "'avg'" in str(err)
-    err = both_raise(lambda a, b: F.cross_entropy(a, b, ignore_index=1),
-                     lambda a, b: TF.cross_entropy(a, b, ignore_index=1), x, np.ones((3, 4), dtype=np.float32))
+    err = both_raise(
+        lambda a, b: F.cross_entropy(a, b, ignore_index=1),
+        lambda a, b: TF.cross_entropy(a, b, ignore_index=1),
+        x,
+        np.ones((3, 4), dtype=np.float32),
+    )
     assert "ignore_index" in str(err)
     err = both_raise(F.cross_entropy, TF.cross_entropy, np.array([[1, 2]]), np.array([1]))
     assert "floating point input" in str(err) and "int64" in str(err)
@@ -434,28 +519,47 @@ def test_other_loss_errors_name_the_argument():
     assert "binary_cross_entropy()" in str(err) and "int64" in str(err)
     err = both_raise(F.binary_cross_entropy, TF.binary_cross_entropy, p, np.ones((3, 1), dtype=np.float32))
     assert "(3, 1)" in str(err) and "(3,)" in str(err)
-    err = both_raise(F.binary_cross_entropy, TF.binary_cross_entropy, np.array([1.5], dtype=np.float32),
-                     np.array([1.0], dtype=np.float32))
+    err = both_raise(
+        F.binary_cross_entropy,
+        TF.binary_cross_entropy,
+        np.array([1.5], dtype=np.float32),
+        np.array([1.0], dtype=np.float32),
+    )
     assert "input should be between 0 and 1" in str(err)
     err = both_raise(F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, p, np.array([0, 1, 1]))
     assert "floating point target" in str(err)
-    err = both_raise(F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, p,
-                     np.ones((3, 1), dtype=np.float32))
+    err = both_raise(
+        F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, p, np.ones((3, 1), dtype=np.float32)
+    )
     assert "binary_cross_entropy_with_logits()" in str(err) and "(3, 1)" in str(err)
-    err = both_raise(lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=convlab.ones(2)),
-                     lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=torch.ones(2)), p, p)
+    err = both_raise(
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=convlab.ones(2)),
+        lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=torch.ones(2)),
+        p,
+        p,
+    )
     assert "pos_weight" in str(err) and "(2,)" in str(err)
     with pytest.warns(UserWarning):  # PyTorch warns before it fails
         err = both_raise(F.mse_loss, TF.mse_loss, p, np.ones(4, dtype=np.float32))
     assert "mse_loss()" in str(err) and "(4,)" in str(err) and "(3,)" in str(err)
-    err = both_raise(lambda a, b: F.mse_loss(a, b, weight=convlab.ones(1)),
-                     lambda a, b: TF.mse_loss(a, b, weight=torch.ones(1)), p, p)
+    err = both_raise(
+        lambda a, b: F.mse_loss(a, b, weight=convlab.ones(1)),
+        lambda a, b: TF.mse_loss(a, b, weight=torch.ones(1)),
+        p,
+        p,
+    )
     assert "weight" in str(err) and "(1,)" in str(err)
-    err = both_raise(lambda a, b: F.smooth_l1_loss(a, b, beta=-1.0), lambda a, b: TF.smooth_l1_loss(a, b, beta=-1.0), p, p)
+    err = both_raise(
+        lambda a, b: F.smooth_l1_loss(a, b, beta=-1.0), lambda a, b: TF.smooth_l1_loss(a, b, beta=-1.0), p, p
+    )
     assert "beta" in str(err)
     err = both_raise(lambda a, b: F.huber_loss(a, b, delta=0.0), lambda a, b: TF.huber_loss(a, b, delta=0.0), p, p)
     assert "delta" in str(err)
-    err = both_raise(F.nll_loss, TF.nll_loss, np.zeros((2, 3), dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32))
+    err = both_raise(
+        F.nll_loss, TF.nll_loss, np.zeros((2, 3), dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    )
     assert "nll_loss()" in str(err) and "integer target" in str(err)
-    err = both_raise(lambda a, b: F.kl_div(a, b, reduction="batch"), lambda a, b: TF.kl_div(a, b, reduction="batch"), p, p)
+    err = both_raise(
+        lambda a, b: F.kl_div(a, b, reduction="batch"), lambda a, b: TF.kl_div(a, b, reduction="batch"), p, p
+    )
     assert "'batchmean'" in str(err)

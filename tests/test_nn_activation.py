@@ -53,10 +53,21 @@ def test_pointwise_activation_gradcheck(name, options):
     gradcheck(lambda a: getattr(F, name)(a, **kwargs), rng.standard_normal((3, 4)) * 3)
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("relu", {}), ("relu6", {}), ("leaky_relu", {}), ("elu", {}), ("hardtanh", {}), ("hardswish", {}),
-    ("hardsigmoid", {}), ("softplus", {"beta": 2.0, "threshold": 4.0}), ("gelu", {}), ("silu", {}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("relu", {}),
+        ("relu6", {}),
+        ("leaky_relu", {}),
+        ("elu", {}),
+        ("hardtanh", {}),
+        ("hardswish", {}),
+        ("hardsigmoid", {}),
+        ("softplus", {"beta": 2.0, "threshold": 4.0}),
+        ("gelu", {}),
+        ("silu", {}),
+    ],
+)
 def test_derivative_at_the_kinks_matches_torch(name, kwargs):
     # the exact points where the derivative is one-sided: each library picks a convention
     x = np.array([-6.0, -3.0, -1.0, 0.0, 1.0, 2.0, 3.0, 6.0, 30.0], dtype=np.float32)
@@ -93,10 +104,16 @@ def test_softmax_matches_torch(fn, seed):
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 def test_softmax_dtype_zero_dim_and_implicit_dim_like_torch(fn):
     x = np.array([[1.0, 2.0, 1000.0]], dtype=np.float32)
-    check(lambda a: getattr(F, fn)(a, 1, dtype=convlab.float64), lambda a: getattr(TF, fn)(a, 1, dtype=torch.float64), x)
+    check(
+        lambda a: getattr(F, fn)(a, 1, dtype=convlab.float64), lambda a: getattr(TF, fn)(a, 1, dtype=torch.float64), x
+    )
     check(lambda a: getattr(F, fn)(a, 0), lambda a: getattr(TF, fn)(a, 0), np.array(3.0))
     ints = np.array([1, 2, 3])
-    check(lambda a: getattr(F, fn)(a, 0, dtype=convlab.float32), lambda a: getattr(TF, fn)(a, 0, dtype=torch.float32), ints)
+    check(
+        lambda a: getattr(F, fn)(a, 0, dtype=convlab.float32),
+        lambda a: getattr(TF, fn)(a, 0, dtype=torch.float32),
+        ints,
+    )
     for shape in [(4,), (2, 3), (2, 3, 4), (2, 3, 4, 5)]:
         arr = np.random.default_rng(0).standard_normal(shape)
         with pytest.warns(UserWarning, match="Implicit dimension choice"):
@@ -132,18 +149,30 @@ def test_prelu_module_matches_torch(rng):
 # ---------------------------------------------------------------------- modules
 def _module_pairs():
     return [
-        (nn.ReLU(), torch.nn.ReLU()), (nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
-        (nn.ReLU6(), torch.nn.ReLU6()), (nn.ReLU6(True), torch.nn.ReLU6(True)),
-        (nn.LeakyReLU(), torch.nn.LeakyReLU()), (nn.LeakyReLU(0.2, True), torch.nn.LeakyReLU(0.2, True)),
-        (nn.ELU(), torch.nn.ELU()), (nn.ELU(alpha=0.5, inplace=True), torch.nn.ELU(alpha=0.5, inplace=True)),
-        (nn.GELU(), torch.nn.GELU()), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
-        (nn.SiLU(), torch.nn.SiLU()), (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
-        (nn.Sigmoid(), torch.nn.Sigmoid()), (nn.Tanh(), torch.nn.Tanh()),
-        (nn.Hardtanh(), torch.nn.Hardtanh()), (nn.Hardtanh(-2, 3, True), torch.nn.Hardtanh(-2, 3, True)),
-        (nn.Softplus(), torch.nn.Softplus()), (nn.Softplus(beta=2, threshold=10), torch.nn.Softplus(beta=2, threshold=10)),
-        (nn.Hardswish(), torch.nn.Hardswish()), (nn.Hardswish(True), torch.nn.Hardswish(True)),
-        (nn.Hardsigmoid(), torch.nn.Hardsigmoid()), (nn.PReLU(), torch.nn.PReLU()),
-        (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)), (nn.Softmax(), torch.nn.Softmax()),
+        (nn.ReLU(), torch.nn.ReLU()),
+        (nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
+        (nn.ReLU6(), torch.nn.ReLU6()),
+        (nn.ReLU6(True), torch.nn.ReLU6(True)),
+        (nn.LeakyReLU(), torch.nn.LeakyReLU()),
+        (nn.LeakyReLU(0.2, True), torch.nn.LeakyReLU(0.2, True)),
+        (nn.ELU(), torch.nn.ELU()),
+        (nn.ELU(alpha=0.5, inplace=True), torch.nn.ELU(alpha=0.5, inplace=True)),
+        (nn.GELU(), torch.nn.GELU()),
+        (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+        (nn.SiLU(), torch.nn.SiLU()),
+        (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
+        (nn.Sigmoid(), torch.nn.Sigmoid()),
+        (nn.Tanh(), torch.nn.Tanh()),
+        (nn.Hardtanh(), torch.nn.Hardtanh()),
+        (nn.Hardtanh(-2, 3, True), torch.nn.Hardtanh(-2, 3, True)),
+        (nn.Softplus(), torch.nn.Softplus()),
+        (nn.Softplus(beta=2, threshold=10), torch.nn.Softplus(beta=2, threshold=10)),
+        (nn.Hardswish(), torch.nn.Hardswish()),
+        (nn.Hardswish(True), torch.nn.Hardswish(True)),
+        (nn.Hardsigmoid(), torch.nn.Hardsigmoid()),
+        (nn.PReLU(), torch.nn.PReLU()),
+        (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),
+        (nn.Softmax(), torch.nn.Softmax()),
         (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
     ]
 
@@ -183,7 +212,9 @@ def test_inplace_in_a_graph_is_computed_out_of_place_with_correct_gradients():
 
 def test_inplace_on_leaf_requiring_grad_raises_like_torch():
     x = np.array([1.0, -2.0])
-    err = both_raise(lambda a: F.relu(a.requires_grad_(), inplace=True), lambda a: TF.relu(a.requires_grad_(), inplace=True), x)
+    err = both_raise(
+        lambda a: F.relu(a.requires_grad_(), inplace=True), lambda a: TF.relu(a.requires_grad_(), inplace=True), x
+    )
     assert "relu(inplace=True)" in str(err) and "leaf" in str(err)
 
 

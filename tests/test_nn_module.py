@@ -22,7 +22,11 @@ def _numpy_state(module):
 
 def _normalise_torch_text(text):
     """PyTorch prints shapes as ``torch.Size([4, 3])`` and dtypes as ``torch.float32``."""
-    text = re.sub(r"torch\.Size\(\[([^\]]*)\]\)", lambda m: "(" + m.group(1) + ("," if "," not in m.group(1) and m.group(1) else "") + ")", text)
+    text = re.sub(
+        r"torch\.Size\(\[([^\]]*)\]\)",
+        lambda m: "(" + m.group(1) + ("," if "," not in m.group(1) and m.group(1) else "") + ")",
+        text,
+    )
     return text.replace("torch.", "convlab.")
 
 
@@ -48,10 +52,12 @@ def build_net(lib):
             super().__init__()
             self.features = nn_.Sequential(nn_.Linear(3, 4), nn_.ReLU(), Block(4), nn_.Flatten())
             self.blocks = nn_.ModuleList([Block(4), Block(4)])
-            self.heads = nn_.ModuleDict({
-                "cls": nn_.Linear(4, 2),
-                "reg": nn_.Sequential(nn_.Linear(4, 4), nn_.Tanh(), nn_.Linear(4, 1, bias=False)),
-            })
+            self.heads = nn_.ModuleDict(
+                {
+                    "cls": nn_.Linear(4, 2),
+                    "reg": nn_.Sequential(nn_.Linear(4, 4), nn_.Tanh(), nn_.Linear(4, 1, bias=False)),
+                }
+            )
             self.gain = nn_.ParameterList([nn_.Parameter(lib.ones(2))])
             self.register_buffer("steps", lib.zeros((), dtype=lib.int64))
 
@@ -73,7 +79,9 @@ def test_state_dict_keys_and_traversal_names_match_torch():
     assert [n for n, _ in cl.named_modules()] == [n for n, _ in th.named_modules()]
     assert [n for n, _ in cl.named_children()] == [n for n, _ in th.named_children()]
     assert [n for n, _ in cl.features.named_parameters(prefix="f", recurse=False)] == []
-    assert [n for n, _ in cl.blocks[0].named_parameters(recurse=False)] == [n for n, _ in th.blocks[0].named_parameters(recurse=False)]
+    assert [n for n, _ in cl.blocks[0].named_parameters(recurse=False)] == [
+        n for n, _ in th.blocks[0].named_parameters(recurse=False)
+    ]
     assert [tuple(p.shape) for p in cl.parameters()] == [tuple(p.shape) for p in th.parameters()]
 
 
@@ -122,7 +130,9 @@ def test_load_state_dict_errors_list_every_key_like_torch():
     for key in ("features.0.bias", "blocks.1.scale", "features.9.weight", "heads.cls.extra", "top", "(4, 5)", "(4, 4)"):
         assert key in str(cl_err)
     # non-strict: a shape mismatch still raises; without it the incompatible keys are returned
-    assert str(_load_errors(convlab, dict(state), False)) == _normalise_torch_text(str(_load_errors(torch, dict(state), False)))
+    assert str(_load_errors(convlab, dict(state), False)) == _normalise_torch_text(
+        str(_load_errors(torch, dict(state), False))
+    )
     del state["blocks.0.fc.weight"]
     cl_keys, th_keys = _load_errors(convlab, dict(state), False), _load_errors(torch, dict(state), False)
     assert cl_keys.missing_keys == th_keys.missing_keys and cl_keys.unexpected_keys == th_keys.unexpected_keys
@@ -142,7 +152,9 @@ def test_shared_parameters_and_modules_are_listed_once_like_torch():
     cl, th = tied(convlab), tied(torch)
     for method in ("named_parameters", "named_modules"):
         assert [n for n, _ in getattr(cl, method)()] == [n for n, _ in getattr(th, method)()]
-        assert [n for n, _ in getattr(cl, method)(remove_duplicate=False)] == [n for n, _ in getattr(th, method)(remove_duplicate=False)]
+        assert [n for n, _ in getattr(cl, method)(remove_duplicate=False)] == [
+            n for n, _ in getattr(th, method)(remove_duplicate=False)
+        ]
     assert list(cl.state_dict()) == list(th.state_dict())
     assert len(list(cl.parameters())) == len(list(th.parameters())) == 5
     assert [n for n, _ in cl.named_children()] == [n for n, _ in th.named_children()]
@@ -239,6 +251,7 @@ def test_attribute_registration_rules():
     with pytest.raises(AttributeError, match="'Linear' object has no attribute 'nope'"):
         m.nope
     with pytest.raises(AttributeError, match="before Broken.__init__"):
+
         class Broken(nn.Module):
             def __init__(self):
                 self.fc = nn.Linear(1, 1)
@@ -312,9 +325,13 @@ def _backward_hook_record(lib, rng_seed=0):
     record = []
 
     def hook(m, grad_input, grad_output):
-        record.append((type(m).__name__,
-                       [None if g is None else g.detach().numpy().copy() for g in grad_input],
-                       [None if g is None else g.detach().numpy().copy() for g in grad_output]))
+        record.append(
+            (
+                type(m).__name__,
+                [None if g is None else g.detach().numpy().copy() for g in grad_input],
+                [None if g is None else g.detach().numpy().copy() for g in grad_output],
+            )
+        )
 
     def halve_input_grad(m, grad_input, grad_output):
         return tuple(None if g is None else g * 0.5 for g in grad_input)
@@ -331,7 +348,7 @@ def _backward_hook_record(lib, rng_seed=0):
     y = as_t(arrays[3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the first layer's input needs no grad: both libraries warn
-        h = first(as_t(arrays[1]))          # input without grad: hook sees grad_input (None,)
+        h = first(as_t(arrays[1]))  # input without grad: hook sees grad_input (None,)
         out, unused = two(second(h) + x, y, 2.0)
         out.sum().backward()
     return record, x.grad.numpy(), first.weight.grad.numpy()
@@ -359,8 +376,9 @@ def _multi_io_hook_record(lib, use_first):
 
     record = []
     module = MultiIO()
-    module.register_full_backward_hook(lambda m, gi, go: record.append(
-        [None if g is None else g.numpy().tolist() for g in gi + go]))
+    module.register_full_backward_hook(
+        lambda m, gi, go: record.append([None if g is None else g.numpy().tolist() for g in gi + go])
+    )
     x, z = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
     a, b = module(x, lib.full((2,), 3.0), z, 2.0)
     (a if use_first else b).sum().backward()
@@ -453,13 +471,38 @@ def test_nested_repr_matches_torch_for_every_owned_module():
     def make(lib):
         n = lib.nn
         return n.Sequential(
-            n.Flatten(), n.Unflatten(1, (2, 6)), n.Flatten(0, -1), n.Identity(54, unused=1),
-            n.Linear(12, 8), n.Linear(8, 8, bias=False), n.ReLU(), n.ReLU(True), n.ReLU6(), n.LeakyReLU(0.1),
-            n.ELU(alpha=0.3), n.GELU(approximate="tanh"), n.SiLU(), n.Sigmoid(), n.Tanh(), n.Hardtanh(-3.0, 3.0),
-            n.Softplus(beta=2.0), n.Hardswish(), n.Hardsigmoid(), n.PReLU(8), n.Softmax(dim=-1), n.LogSoftmax(1),
+            n.Flatten(),
+            n.Unflatten(1, (2, 6)),
+            n.Flatten(0, -1),
+            n.Identity(54, unused=1),
+            n.Linear(12, 8),
+            n.Linear(8, 8, bias=False),
+            n.ReLU(),
+            n.ReLU(True),
+            n.ReLU6(),
+            n.LeakyReLU(0.1),
+            n.ELU(alpha=0.3),
+            n.GELU(approximate="tanh"),
+            n.SiLU(),
+            n.Sigmoid(),
+            n.Tanh(),
+            n.Hardtanh(-3.0, 3.0),
+            n.Softplus(beta=2.0),
+            n.Hardswish(),
+            n.Hardsigmoid(),
+            n.PReLU(8),
+            n.Softmax(dim=-1),
+            n.LogSoftmax(1),
             n.Sequential(n.Linear(8, 4), n.ModuleList([n.ReLU(), n.ReLU()]), n.ModuleDict({"x": n.Tanh()})),
-            n.CrossEntropyLoss(), n.NLLLoss(), n.MSELoss(), n.L1Loss(), n.SmoothL1Loss(), n.HuberLoss(), n.BCELoss(),
-            n.BCEWithLogitsLoss(), n.KLDivLoss(),
+            n.CrossEntropyLoss(),
+            n.NLLLoss(),
+            n.MSELoss(),
+            n.L1Loss(),
+            n.SmoothL1Loss(),
+            n.HuberLoss(),
+            n.BCELoss(),
+            n.BCEWithLogitsLoss(),
+            n.KLDivLoss(),
         )
 
     assert repr(make(convlab)) == repr(make(torch))
@@ -508,9 +551,13 @@ def test_linear_errors_name_the_layer():
 
 def test_flatten_unflatten_match_torch(rng):
     x = rng.standard_normal((2, 3, 4, 5))
-    for cl, th in [(nn.Flatten(), torch.nn.Flatten()), (nn.Flatten(0, 2), torch.nn.Flatten(0, 2)),
-                   (nn.Flatten(-2), torch.nn.Flatten(-2)), (nn.Unflatten(2, (2, 2)), torch.nn.Unflatten(2, (2, 2))),
-                   (nn.Unflatten(-1, [5, 1]), torch.nn.Unflatten(-1, [5, 1]))]:
+    for cl, th in [
+        (nn.Flatten(), torch.nn.Flatten()),
+        (nn.Flatten(0, 2), torch.nn.Flatten(0, 2)),
+        (nn.Flatten(-2), torch.nn.Flatten(-2)),
+        (nn.Unflatten(2, (2, 2)), torch.nn.Unflatten(2, (2, 2))),
+        (nn.Unflatten(-1, [5, 1]), torch.nn.Unflatten(-1, [5, 1])),
+    ]:
         assert repr(cl) == repr(th)
         check(cl, th, x)
     err = both_raise(nn.Unflatten(1, (2, 2)), torch.nn.Unflatten(1, (2, 2)), x)

@@ -18,7 +18,16 @@ import warnings
 from .. import _random
 from ..autograd.grad_mode import no_grad
 
-_LINEAR_GAIN = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid")
+_LINEAR_GAIN = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+)
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
@@ -57,7 +66,8 @@ def _calculate_fan_in_and_fan_out(tensor):
     """(fan_in, fan_out) of a weight of shape (out, in, *kernel), as PyTorch computes them."""
     if tensor.ndim < 2:
         raise ValueError(
-            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, got shape {tuple(tensor.shape)}"
+            "fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, "
+            f"got shape {tuple(tensor.shape)}"
         )
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive

@@ -386,7 +386,9 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """input clamped to [min_val, max_val]."""
     _check_input("hardtanh", input)
     if min_val > max_val:
-        raise ValueError(f"hardtanh(): min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}")
+        raise ValueError(
+            f"hardtanh(): min_val cannot be greater than max_val, got min_val={min_val}, max_val={max_val}"
+        )
     return _apply("hardtanh", Hardtanh, input, inplace, min_val=float(min_val), max_val=float(max_val))
 
 
@@ -448,7 +450,8 @@ def _softmax_args(name, input, dim, dtype, stacklevel):
         raise TypeError(f"{name}(): expected a floating point input, got dtype {input.dtype}")
     if dim is None:  # PyTorch's legacy implicit choice
         warnings.warn(
-            f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+            f"Implicit dimension choice for {name} has been deprecated. "
+            "Change the call to include dim=X as an argument.",
             stacklevel=stacklevel,
         )
         dim = 0 if input.ndim in (0, 1, 3) else 1

@@ -467,7 +467,9 @@ def _legacy_reduction(size_average, reduce):
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     reduction = ("mean" if size_average else "sum") if reduce else "none"
-    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.", stacklevel=3)
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.", stacklevel=3
+    )
     return reduction
 
 
@@ -515,7 +517,8 @@ def _broadcast_constant(name, arg, value, input):
             fits = False
         if not fits:
             raise ValueError(
-                f"{name}(): expected {arg} broadcastable to the input's shape {tuple(input.shape)}, got {tuple(array.shape)}"
+                f"{name}(): expected {arg} broadcastable to the input's shape {tuple(input.shape)}, "
+                f"got {tuple(array.shape)}"
             )
     return array
 
@@ -534,7 +537,8 @@ def _check_broadcast_target(name, input, target):
         np.broadcast_shapes(input.shape, target.shape)
     except ValueError:
         raise ValueError(
-            f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast to the input's shape {tuple(input.shape)}"
+            f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast to the input's shape "
+            f"{tuple(input.shape)}"
         ) from None
     warnings.warn(
         f"{name}(): using a target size ({tuple(target.shape)}) that is different to the input size "
@@ -573,7 +577,11 @@ def _check_class_target(name, input, target, ignore_index):
     if target.dtype.kind not in "iu":
         raise TypeError(
             f"{name}(): expected an integer target of class indices, got dtype {target.dtype}"
-            + ("; for class probabilities pass a floating point target of the input's shape" if name == "cross_entropy" else "")
+            + (
+                "; for class probabilities pass a floating point target of the input's shape"
+                if name == "cross_entropy"
+                else ""
+            )
         )
     n_classes = _check_class_input(name, input)
     expected = () if input.ndim == 1 else input.shape[:1] + input.shape[2:]
@@ -594,15 +602,14 @@ def _check_class_weight(name, weight, n_classes, input):
         return None
     array = _constant(name, "weight", weight, input)
     if array.shape != (n_classes,):
-        raise ValueError(
-            f"{name}(): expected weight of shape ({n_classes},), one per class, got {tuple(weight.shape)}"
-        )
+        raise ValueError(f"{name}(): expected weight of shape ({n_classes},), one per class, got {tuple(weight.shape)}")
     return array
 
 
 # ---------------------------------------------------------------------- functional forms
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(
+    input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean", label_smoothing=0.0
+):
     """Cross entropy between the softmax of ``input`` logits and ``target`` (log-softmax and
     negative log likelihood fused, numerically stable).
 
@@ -644,11 +651,15 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if weight is not None:
             _check_tensor(name, "weight", weight)
             if weight.shape != (n_classes,):
-                raise ValueError(f"{name}(): expected weight of shape ({n_classes},), one per class, got {tuple(weight.shape)}")
+                raise ValueError(
+                    f"{name}(): expected weight of shape ({n_classes},), one per class, got {tuple(weight.shape)}"
+                )
         input, target = _common_float(input, target)
         if weight is not None and weight.dtype != input.dtype:
             weight = weight.to(input.dtype)
-        return CrossEntropyProbs.apply(input, target, weight, label_smoothing=float(label_smoothing), reduction=reduction)
+        return CrossEntropyProbs.apply(
+            input, target, weight, label_smoothing=float(label_smoothing), reduction=reduction
+        )
     if target.dtype.kind in "iu" and target.shape == input.shape and input.ndim > 1:
         raise TypeError(
             f"{name}(): a target of the input's shape {tuple(input.shape)} holds class probabilities and must be "
@@ -657,7 +668,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_class_target(name, input, target, ignore_index)
     weight = _check_class_weight(name, weight, n_classes, input)
     return CrossEntropy.apply(
-        input, target, weight=weight, ignore_index=ignore_index, label_smoothing=float(label_smoothing), reduction=reduction
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=float(label_smoothing),
+        reduction=reduction,
     )
 
 
@@ -694,7 +710,9 @@ def _regression(name, fn, input, target, reduction, weight, mean_by_weight, **op
         return fn.apply(input, target, reduction=reduction, **options)
     _check_tensor(name, "weight", weight)
     if weight.shape != input.shape:
-        raise ValueError(f"{name}(): expected weight of the input's shape {tuple(input.shape)}, got {tuple(weight.shape)}")
+        raise ValueError(
+            f"{name}(): expected weight of the input's shape {tuple(input.shape)}, got {tuple(weight.shape)}"
+        )
     weighted = fn.apply(input, target, reduction="none", **options) * weight
     if reduction == "none":
         return weighted
@@ -782,8 +800,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return BinaryCrossEntropy.apply(input, target, weight=weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
+):
     """Binary cross entropy of ``sigmoid(input)`` against ``target``, computed from the logits
     with log-sigmoid (stable for any input).
 
@@ -846,7 +865,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
             np.broadcast_shapes(input.shape, target.shape)
         except ValueError:
             raise ValueError(
-                f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast with input of shape {tuple(input.shape)}"
+                f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast with input of shape "
+                f"{tuple(input.shape)}"
             ) from None
     input, target = _common_float(input, target)
     return KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction)

@@ -59,7 +59,9 @@ class _IndexedModules(Module):
     def extend(self, modules):
         """Append every module of an iterable."""
         if not hasattr(modules, "__iter__"):
-            raise TypeError(f"{self._get_name()}.extend should be called with an iterable, but got {type(modules).__name__}")
+            raise TypeError(
+                f"{self._get_name()}.extend should be called with an iterable, but got {type(modules).__name__}"
+            )
         for module in modules:
             self.append(module)
         return self
@@ -123,12 +125,16 @@ class Sequential(_IndexedModules):
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other).__name__} is given.")
+            raise ValueError(
+                f"add operator supports only objects of Sequential class, but {type(other).__name__} is given."
+            )
         return Sequential(*self, *other)
 
     def __iadd__(self, other):
         if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other).__name__} is given.")
+            raise ValueError(
+                f"add operator supports only objects of Sequential class, but {type(other).__name__} is given."
+            )
         return self.extend(list(other))
 
     def __mul__(self, times: int):
@@ -184,7 +190,11 @@ class ModuleList(_IndexedModules):
         for i in range(1, len(reprs) + 1):
             if i == len(reprs) or reprs[i] != reprs[start]:
                 end = i - 1
-                label = f"({start}): {reprs[start]}" if start == end else f"({start}-{end}): {end - start + 1} x {reprs[start]}"
+                label = (
+                    f"({start}): {reprs[start]}"
+                    if start == end
+                    else f"({start}-{end}): {end - start + 1} x {reprs[start]}"
+                )
                 lines.append(_addindent(label, 2))
                 start = i
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
@@ -246,11 +256,16 @@ class ModuleDict(Module):
     def update(self, modules):
         """Add or overwrite entries from a mapping or an iterable of ``(name, module)`` pairs."""
         if not hasattr(modules, "__iter__"):
-            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got {type(modules).__name__}")
+            raise TypeError(
+                "ModuleDict.update should be called with an iterable of key/value pairs, "
+                f"but got {type(modules).__name__}"
+            )
         pairs = modules.items() if hasattr(modules, "items") else modules
         for i, pair in enumerate(pairs):
             if len(pair) != 2:
-                raise ValueError(f"ModuleDict.update: element #{i} should be a (name, module) pair, got length {len(pair)}")
+                raise ValueError(
+                    f"ModuleDict.update: element #{i} should be a (name, module) pair, got length {len(pair)}"
+                )
             self[pair[0]] = pair[1]
 
 

@@ -134,10 +134,14 @@ class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size):
         super().__init__()
         if not isinstance(unflattened_size, (tuple, list)):
-            raise TypeError(f"Unflatten(): unflattened_size must be a tuple of ints, got {type(unflattened_size).__name__}")
+            raise TypeError(
+                f"Unflatten(): unflattened_size must be a tuple of ints, got {type(unflattened_size).__name__}"
+            )
         for i, n in enumerate(unflattened_size):
             if not isinstance(n, numbers.Integral) or isinstance(n, bool):
-                raise TypeError(f"Unflatten(): unflattened_size must be a tuple of ints, got {type(n).__name__} at position {i}")
+                raise TypeError(
+                    f"Unflatten(): unflattened_size must be a tuple of ints, got {type(n).__name__} at position {i}"
+                )
         self.dim, self.unflattened_size = dim, unflattened_size
 
     def forward(self, input):

@@ -198,20 +198,26 @@ class Module:
         d = self.__dict__
         params, modules, buffers = d.get("_parameters"), d.get("_modules"), d.get("_buffers")
         if params is None and isinstance(value, (Parameter, Module)):
-            raise AttributeError(f"cannot assign {type(value).__name__} before {type(self).__name__}.__init__() calls super().__init__()")
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} before {type(self).__name__}.__init__() calls super().__init__()"
+            )
         if isinstance(value, Parameter):
             self._forget(name, keep=params)
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' (nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' (nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             self._forget(name, keep=modules)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' (nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' (nn.Module or None expected)"
+                )
             modules[name] = None
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -251,14 +257,21 @@ class Module:
             raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
         if "." in name or name == "":
             raise KeyError(f'{kind} name can\'t contain "." or be empty, got {name!r}')
-        if name in self.__dict__ and name not in self._parameters and name not in self._buffers and name not in self._modules:
+        if (
+            name in self.__dict__
+            and name not in self._parameters
+            and name not in self._buffers
+            and name not in self._modules
+        ):
             raise KeyError(f"attribute '{name}' already exists")
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter (or None, a placeholder kept out of ``state_dict``)."""
         self._check_name("parameter", name)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' (nn.Parameter or None expected)")
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter '{name}' (nn.Parameter or None expected)"
+            )
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
@@ -477,7 +490,9 @@ class Module:
             ['0.weight', '0.bias', '2.weight', '2.bias']
         """
         if args:  # PyTorch's deprecated positional form state_dict(destination, prefix, keep_vars)
-            warnings.warn("state_dict(): positional arguments are deprecated, use keyword arguments", FutureWarning, stacklevel=2)
+            warnings.warn(
+                "state_dict(): positional arguments are deprecated, use keyword arguments", FutureWarning, stacklevel=2
+            )
             options = dict(zip(("destination", "prefix", "keep_vars"), args))
             destination = options.get("destination", destination)
             prefix, keep_vars = options.get("prefix", prefix), options.get("keep_vars", keep_vars)
@@ -488,11 +503,16 @@ class Module:
                 child.state_dict(destination=out, prefix=prefix + name + ".", keep_vars=keep_vars)
         return out
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         """Copy this module's own entries from ``state_dict`` (PyTorch's protocol: a layer may
         override it to upgrade old checkpoints), recording missing and unexpected keys and errors."""
-        local_state = {k: v for k, v in itertools.chain(self._parameters.items(), self._buffers.items())
-                       if v is not None and k not in self._non_persistent_buffers}
+        local_state = {
+            k: v
+            for k, v in itertools.chain(self._parameters.items(), self._buffers.items())
+            if v is not None and k not in self._non_persistent_buffers
+        }
         assign = local_metadata.get("assign_to_params_buffers", False)
         for name, target in local_state.items():
             key = prefix + name
@@ -528,7 +548,7 @@ class Module:
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):
-                    head, dot, _ = key[len(prefix):].partition(".")
+                    head, dot, _ = key[len(prefix) :].partition(".")
                     if (dot and head not in self._modules) or (not dot and head not in local_state):
                         unexpected_keys.append(key)
 
@@ -550,7 +570,9 @@ class Module:
             mismatch (key and both shapes), in PyTorch's wording.
         """
         if not hasattr(state_dict, "items"):
-            raise TypeError(f"load_state_dict(): expected a mapping of names to tensors, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"load_state_dict(): expected a mapping of names to tensors, got {type(state_dict).__name__}"
+            )
         missing, unexpected, errors = [], [], []
         metadata = {"assign_to_params_buffers": True} if assign else {}
 
@@ -594,7 +616,9 @@ class Module:
             self._forward_pre_hooks_with_kwargs.add(handle._item)
         return handle
 
-    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False):
+    def register_forward_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
+    ):
         """Run ``hook(module, args, output) -> None | new_output`` after ``forward`` (with
         ``with_kwargs=True``: ``hook(module, args, kwargs, output)``); ``always_call`` runs it even
         when ``forward`` raises. Returns a removable handle.
@@ -634,7 +658,10 @@ class Module:
                 result = hook(self, args, kwargs)
                 if result is not None:
                     if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"forward pre-hook with kwargs must return None or a tuple (new_args, new_kwargs), got {result!r}")
+                        raise RuntimeError(
+                            "forward pre-hook with kwargs must return None or a tuple (new_args, new_kwargs), "
+                            f"got {result!r}"
+                        )
                     args, kwargs = result
             else:
                 result = hook(self, args)
@@ -658,7 +685,9 @@ class Module:
                         warnings.warn(f"forward hook with always_call=True raised {hook_error!r}", stacklevel=2)
             raise
         for key, hook in list(self._forward_hooks.items()):
-            result = hook(self, args, kwargs, output) if key in self._forward_hooks_with_kwargs else hook(self, args, output)
+            result = (
+                hook(self, args, kwargs, output) if key in self._forward_hooks_with_kwargs else hook(self, args, output)
+            )
             if result is not None:
                 output = result
         if backward_hooks is not None:
