@@ -468,7 +468,7 @@ def _legacy_reduction(size_average, reduce):
     reduce = True if reduce is None else reduce
     reduction = ("mean" if size_average else "sum") if reduce else "none"
     warnings.warn(
-        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.", stacklevel=3
+        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.", stacklevel=4
     )
     return reduction
 
@@ -555,14 +555,6 @@ def _check_same_shape(name, input, target):
         )
 
 
-def _class_shape_error(name, input, target):
-    expected = "()" if input.ndim == 1 else str(tuple(input.shape[:1] + input.shape[2:]))
-    return ValueError(
-        f"{name}(): expected class-index target of shape {expected} for input of shape {tuple(input.shape)}, "
-        f"got {tuple(target.shape)}"
-    )
-
-
 def _check_class_input(name, input):
     if input.ndim == 0:
         raise ValueError(f"{name}(): expected input of shape (C,), (N, C) or (N, C, d1, ...), got a 0-d tensor")
@@ -586,7 +578,10 @@ def _check_class_target(name, input, target, ignore_index):
     n_classes = _check_class_input(name, input)
     expected = () if input.ndim == 1 else input.shape[:1] + input.shape[2:]
     if target.shape != expected:
-        raise _class_shape_error(name, input, target)
+        raise ValueError(
+            f"{name}(): expected class-index target of shape {expected} for input of shape {tuple(input.shape)}, "
+            f"got {tuple(target.shape)}"
+        )
     data = target.data
     bad = (data != ignore_index) & ((data < 0) | (data >= n_classes))
     if bad.any():
@@ -702,6 +697,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 def _regression(name, fn, input, target, reduction, weight, mean_by_weight, **options):
+    """Shared boundary of the regression losses: checks, type promotion, then ``fn`` (a Function of
+    ``input - target``); with a per-element ``weight`` the weighted losses are reduced here, the
+    mean dividing by ``sum(weight)`` (``mean_by_weight``) or by the element count."""
     _check_float_input(name, input)
     _check_tensor(name, "target", target)
     _check_broadcast_target(name, input, target)

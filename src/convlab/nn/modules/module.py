@@ -642,9 +642,10 @@ class Module:
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
         """Run ``hook(module, grad_input, grad_output) -> None | new_grad_input`` when the
-        gradients with respect to the module's inputs are computed. Both are tuples: one entry per
-        positional input / output, None where there is no gradient (non-tensors, tensors that
-        do not require grad). A returned tuple replaces ``grad_input``."""
+        gradients with respect to the module's inputs are computed. Both are tuples, as in PyTorch:
+        ``grad_input`` has one entry per positional argument (None for non-tensors, zeros for a
+        tensor that got no gradient), ``grad_output`` one per output (None where no gradient
+        arrived). A returned tuple replaces ``grad_input``."""
         return self._add_hook(self._backward_hooks, hook, prepend)
 
     def __call__(self, *args, **kwargs):
