@@ -194,6 +194,12 @@ def test_malformed_structure_is_a_clear_error(tmp_path):
     safetensors.numpy.save_file({}, path, metadata={checkpoint.STRUCTURE_KEY: '{"__dict__": {}, "type": "os.system"}'})
     with pytest.raises(ValueError, match="malformed"):
         convlab.load(path)
+    safetensors.numpy.save_file({}, path, metadata={checkpoint.STRUCTURE_KEY: '{"__scalar__": 1, "dtype": "O"}'})
+    with pytest.raises(ValueError, match="malformed convlab structure: .*bad scalar dtype 'O'"):
+        convlab.load(path)
+    safetensors.numpy.save_file({}, path, metadata={checkpoint.STRUCTURE_KEY: "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(ValueError, match="malformed"):
+        convlab.load(path)
 
 
 class _Boom:

@@ -114,8 +114,8 @@ def load(f, map_location=None):
         return _Decoder(arrays, device, path).decode(structure)
     except _CorruptTensor as error:
         raise ValueError(f"load(): '{path}' is corrupted: {error}") from None
-    except (ValueError, TypeError, KeyError, IndexError) as error:
-        raise ValueError(f"load(): '{path}' has a malformed convlab structure: {error}") from None
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
+        raise ValueError(f"load(): '{path}' has a malformed convlab structure: {error!r}") from None
 
 
 # ---------------------------------------------------------------------------------- writing
