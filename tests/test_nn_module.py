@@ -235,6 +235,18 @@ def test_deepcopy_gives_independent_parameters():
     assert net.features[0].weight.detach().numpy().any()
 
 
+# ---------------------------------------------------------------------- Parameter
+def test_parameter_wraps_without_copy_and_prints_like_torch():
+    array = np.zeros(3, dtype=np.float32)
+    p = nn.Parameter(convlab.from_numpy(array))
+    assert p.data is array and p.requires_grad and p.is_leaf
+    for values, requires_grad in (([1.0, 2.0], True), ([[0.5], [-1.5]], False)):
+        cl = nn.Parameter(convlab.tensor(values), requires_grad=requires_grad)
+        assert repr(cl) == repr(torch.nn.Parameter(torch.tensor(values), requires_grad=requires_grad))
+    with pytest.raises(RuntimeError, match="only floating point tensors can require gradients, got dtype int64"):
+        nn.Parameter(convlab.tensor([1, 2]))
+
+
 # ---------------------------------------------------------------------- registration errors
 def test_attribute_registration_rules():
     m = nn.Linear(2, 2)
