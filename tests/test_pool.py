@@ -17,6 +17,7 @@ import torch.nn.functional as TF
 import convlab
 import convlab.nn.functional as F
 from convlab import nn
+from convlab.ops import pool
 from parity import both_raise, check, gradcheck
 
 SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed_examples.json"
@@ -63,10 +64,19 @@ def _window_case(rng, n, max_pool):
 
 
 # ------------------------------------------------------------------------------ max pooling
+@pytest.fixture(params=["compiled", "array ops"])
+def max_pool_path(request, monkeypatch):
+    """Run max pooling through the compiled CPU kernels or through the array-op path that CuPy
+    arrays, other dtypes and inputs with NaN take."""
+    if request.param == "array ops":
+        monkeypatch.setattr(pool, "_has_kernel", lambda a: False)
+    return request.param
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("seed", range(12))
-def test_max_pool_matches_torch(n, dtype, seed):
+def test_max_pool_matches_torch(n, dtype, seed, max_pool_path):
     rng = np.random.default_rng(100 * n + seed)
     args, spatial = _window_case(rng, n, max_pool=True)
     x = _input(rng, n, spatial, dtype, ties=seed % 3 == 0)
@@ -76,8 +86,8 @@ def test_max_pool_matches_torch(n, dtype, seed):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_max_pool_large_kernels_use_the_unfolded_path(n):
-    """Kernels with many offsets (global pooling) reduce unfolded windows: same answers."""
+def test_max_pool_large_kernels(n, max_pool_path):
+    """Kernels with many elements (global pooling), with padding and ceil_mode."""
     rng = np.random.default_rng(n)
     k = {1: 20, 2: 5, 3: 3}[n]
     for args in [dict(kernel_size=k), dict(kernel_size=k, stride=2, padding=k // 2, ceil_mode=True)]:
@@ -88,10 +98,12 @@ def test_max_pool_large_kernels_use_the_unfolded_path(n):
 
 
 @pytest.mark.parametrize("kernel", [2, 5])
-def test_max_pool_nan_and_infinity_follow_torch(kernel):
+@pytest.mark.parametrize("with_nan", [True, False])
+def test_max_pool_nan_and_infinity_follow_torch(kernel, with_nan, max_pool_path):
     """A NaN wins its window (the last NaN when several); -inf real values beat padding."""
     x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
-    x[0, 0, 0, 0] = x[0, 0, 1, 1] = np.nan
+    if with_nan:
+        x[0, 0, 0, 0] = x[0, 0, 1, 1] = np.nan
     x[0, 1, :3, :3] = -np.inf
     x[1, 2] = -np.inf
     args = dict(kernel_size=kernel, stride=2, padding=kernel // 2)
@@ -106,7 +118,7 @@ def test_max_pool_nan_and_infinity_follow_torch(kernel):
     np.testing.assert_array_equal(xt.grad.numpy(), tt.grad.numpy())
 
 
-def test_max_pool_integer_input():
+def test_max_pool_integer_input(max_pool_path):
     x = np.random.default_rng(0).integers(-5, 5, (2, 3, 7, 7))
     for args in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)]:
         y, i = F.max_pool2d(convlab.tensor(x), return_indices=True, **args)
@@ -236,6 +248,18 @@ def test_adaptive_pool_zero_output_size_is_empty_like_torch():
     for kind in ("avg", "max"):
         y = getattr(F, f"adaptive_{kind}_pool2d")(convlab.tensor(x), (0, 3))
         assert y.shape == getattr(TF, f"adaptive_{kind}_pool2d")(torch.from_numpy(x), (0, 3)).shape == (1, 2, 0, 3)
+
+
+def test_empty_batch_like_torch():
+    """A batch of zero samples pools to a batch of zero samples (PyTorch allows it)."""
+    x = np.zeros((0, 2, 6, 6), dtype=np.float32)
+    cases = [
+        (lambda f, t: f.max_pool2d(t, 2)), (lambda f, t: f.avg_pool2d(t, 3, 2, 1)), (lambda f, t: f.lp_pool2d(t, 2, 2)),
+        (lambda f, t: f.adaptive_avg_pool2d(t, 4)), (lambda f, t: f.adaptive_max_pool2d(t, 4)),
+        (lambda f, t: f.max_unpool2d(*f.max_pool2d(t, 2, return_indices=True), 2)),
+    ]
+    for case in cases:
+        check(lambda t: case(F, t), lambda t: case(TF, t), x)
 
 
 # ------------------------------------------------------------------------------ seed worked examples

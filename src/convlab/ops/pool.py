@@ -36,9 +36,9 @@ from ..backend import array_module
 from ..tensor import Tensor
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
-# Above this many kernel offsets, unfolding the windows and reducing along one axis beats a
-# Python loop over the offsets (measured: MaxPool2d(7) on 7x7 maps, global pooling).
-_UNFOLD_MIN_OFFSETS = 17
+# dtypes the compiled CPU kernels handle; others (float16, CuPy arrays) take the array-op path
+_KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
+_compiled: dict = {}
 
 
 # ---------------------------------------------------------------------------------- geometry
@@ -239,23 +239,6 @@ def _broadcast_axes(vectors):
     return [v.reshape((-1,) + (1,) * (n - 1 - a)) for a, v in enumerate(vectors)]
 
 
-def _positions(xp, geom, offset):
-    """Per spatial dim, the input positions of element ``offset`` of every window (may lie in the padding)."""
-    return _broadcast_axes([
-        xp.arange(m) * s + (o * d - p) for o, d, s, p, m in zip(offset, geom.dilation, geom.stride, geom.padding, geom.out_size)
-    ])
-
-
-def _valid(xp, geom, positions):
-    """Whether ``positions`` lie inside the input (not in the padding); None when all do."""
-    mask = None
-    for pos, size in zip(positions, geom.in_size):
-        inside = (pos >= 0) & (pos < size)
-        if not bool(inside.all()):
-            mask = inside if mask is None else mask & inside
-    return mask
-
-
 def _flat_index(positions, in_size):
     """Row-major flat index into one input plane of the given per-dimension positions."""
     flat = positions[0]
@@ -333,67 +316,119 @@ def _first_argmax(w, valid=None):
 
 
 def _scatter_add_planes(g, flat, in_size):
-    """Gradient of ``y = x_plane.flat[flat]``: ``g`` summed into the flat positions of each plane."""
+    """Gradient of ``y = x_plane.flat[flat]``: ``g`` summed into the flat positions of each plane
+    (several outputs may pick the same input)."""
     xp = array_module(g)
     plane = math.prod(in_size)
     lead = g.shape[: g.ndim - len(in_size)]
-    n_planes = math.prod(lead)
-    where = flat.reshape(n_planes, -1) + (xp.arange(n_planes) * plane)[:, None]
+    n_planes, n_outputs = math.prod(lead), math.prod(g.shape[len(lead):])
+    if _has_kernel(g):
+        summed = np.zeros((n_planes, plane), dtype=g.dtype)
+        _kernel("scatter_add_rows")(np.ascontiguousarray(g).reshape(n_planes, n_outputs), flat.reshape(n_planes, n_outputs), summed)
+        return summed.reshape(lead + tuple(in_size))
+    where = flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]
     summed = xp.bincount(where.ravel(), weights=g.reshape(-1), minlength=n_planes * plane)
     return summed.astype(g.dtype, copy=False).reshape(lead + tuple(in_size))
 
 
-# ---------------------------------------------------------------------------------- max pooling
-def _max_masks(xpad, y, geom):
-    """Per kernel offset (scan order), the windows whose maximum sits at that offset.
+# ---------------------------------------------------------------------------------- CPU kernels
+# Max pooling's hot loops, compiled with numba on first use (cached on disk) and run
+# single-threaded, so they never compete with BLAS for the cores. Written as plain Python loops
+# over each window's valid elements, exactly PyTorch's CPU algorithm.
+def _max_pool_rows(x, y, flat, first, dims, lowest):
+    """Max pooling of each row of ``x`` (a flattened, padded Dp x Hp x Wp plane) into ``y`` and
+    ``flat`` (rows of OD x OH x OW outputs; ``flat`` indexes the unpadded D x H x W plane).
 
-    PyTorch's rule: the first maximum in scan order wins, a NaN wins over numbers (the last NaN
-    among several), and padding never wins. Each mask is yielded before the next is computed.
+    ``dims`` = (Hp, Wp, H, W, kernel d/h/w, stride d/h/w, padding d/h/w, dilation d/h/w);
+    ``first[od, oh, ow]`` is the flat index of the window's first element inside the input.
+    PyTorch's rule: start from ``lowest`` at that element and take an element when it is larger,
+    so the first maximum wins and padding never does. NaN is not handled here (the check would
+    double the time): inputs with NaN take the array-op path.
     """
-    xp = array_module(y)
-    offsets = list(_offsets(geom))
-    nan_windows = last_nan = None
-    if y.dtype.kind == "f":
-        nan_windows = xp.isnan(y)
-        if bool(nan_windows.any()):
-            last_nan = xp.full(y.shape, -1, dtype=np.int32)
-            for k, offset in enumerate(offsets):
-                last_nan[xp.isnan(_window_view(xpad, geom, offset))] = k
-    taken = None
-    for k, offset in enumerate(offsets):
-        hit = _window_view(xpad, geom, offset) == y
-        valid = _valid(xp, geom, _positions(xp, geom, offset))
-        if valid is not None:
-            hit &= valid
-        if last_nan is not None:
-            hit = xp.where(nan_windows, last_nan == k, hit)
-        if taken is None:
-            taken = hit
-        else:
-            hit &= ~taken
-            if k + 1 < len(offsets):
-                taken = taken | hit
-        yield hit
+    Hp, Wp, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw = dims
+    OD, OH, OW = first.shape
+    for p in range(x.shape[0]):
+        plane = x[p]
+        o = 0
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    best = lowest
+                    where = first[od, oh, ow]
+                    for a in range(kd):
+                        d = od * sd + a * dd
+                        for b in range(kh):
+                            h = oh * sh + b * dh
+                            start = (d * Hp + h) * Wp + ow * sw
+                            unpadded = ((d - pd) * H + h - ph) * W + ow * sw - pw
+                            for c in range(kw):
+                                v = plane[np.uint64(start + c * dw)]  # unsigned: no negative-index wraparound check
+                                take = v > best  # selects, not branches: maxima are unpredictable
+                                best = v if take else best
+                                where = unpadded + c * dw if take else where
+                    y[p, o] = best
+                    flat[p, o] = where
+                    o += 1
 
 
-def _max_pool_forward(x, geom, want_indices, keep):
-    """``(y, indices or None, route)``; ``route`` is what :func:`_max_pool_backward` needs (if ``keep``)."""
-    xp = array_module(x)
+def _scatter_add_rows(g, flat, out):
+    """out[p, flat[p, o]] += g[p, o], in output order (PyTorch's summation order)."""
+    for p in range(g.shape[0]):
+        for o in range(g.shape[1]):
+            out[p, flat[p, o]] += g[p, o]
+
+
+_KERNEL_SOURCES = {"max_pool_rows": _max_pool_rows, "scatter_add_rows": _scatter_add_rows}
+
+
+def _kernel(name):
+    """The compiled form of ``_KERNEL_SOURCES[name]`` (numba is imported on first use)."""
+    kernel = _compiled.get(name)
+    if kernel is None:
+        import numba
+
+        kernel = _compiled[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(_KERNEL_SOURCES[name])
+    return kernel
+
+
+def _has_kernel(a) -> bool:
+    return type(a) is np.ndarray and a.dtype in _KERNEL_DTYPES
+
+
+# ---------------------------------------------------------------------------------- max pooling
+def _first_inside(geom):
+    """Flat index (into the unpadded plane) of each window's first element inside the input."""
+    firsts = []
+    for n, k, s, p, d, m in zip(geom.in_size, geom.kernel, geom.stride, geom.padding, geom.dilation, geom.out_size):
+        start = np.arange(m) * s - p
+        firsts.append(start + np.maximum(0, (-start + d - 1) // d) * d)
+    return _flat_index(_broadcast_axes(firsts), geom.in_size)
+
+
+def _max_pool_compiled(x, geom):
+    """Max pooling on the CPU with the compiled kernel: ``(y, flat indices)``."""
+    n = len(geom.kernel)
+    lead = x.shape[:-n]
+    as3d = lambda t, fill: (fill,) * (3 - n) + tuple(t)  # noqa: E731  (1-d and 2-d pooling as 3-d)
     xpad = _pad(x, geom, _lowest(x.dtype))
-    if geom.n_offsets < _UNFOLD_MIN_OFFSETS:
-        views = (_window_view(xpad, geom, o) for o in _offsets(geom))
-        y = next(views).copy()
-        for v in views:
-            xp.maximum(y, v, out=y)
-        indices = None
-        if want_indices:
-            indices = xp.zeros(y.shape, dtype=np.int64)
-            for offset, hit in zip(_offsets(geom), _max_masks(xpad, y, geom)):
-                indices += hit * _flat_index(_positions(xp, geom, offset), geom.in_size)
-        return y, indices, (("masks", xpad, y, geom) if keep else None)
-    w = _unfold(xpad, geom)
+    rows = math.prod(lead)
+    y = np.empty((rows, math.prod(geom.out_size)), dtype=x.dtype)
+    flat = np.empty(y.shape, dtype=np.int64)
+    dims = (
+        as3d(geom.extent, 1)[1:] + as3d(geom.in_size, 1)[1:] + as3d(geom.kernel, 1) + as3d(geom.stride, 1)
+        + as3d(geom.padding, 0) + as3d(geom.dilation, 1)
+    )
+    first = np.ascontiguousarray(np.broadcast_to(_first_inside(geom), geom.out_size).reshape(as3d(geom.out_size, 1)))
+    _kernel("max_pool_rows")(np.ascontiguousarray(xpad).reshape(rows, math.prod(geom.extent)), y, flat, first, dims, x.dtype.type(_lowest(x.dtype)))
+    shape = lead + geom.out_size
+    return y.reshape(shape), flat.reshape(shape)
+
+
+def _max_pool_unfolded(x, geom):
+    """Max pooling with array ops (any backend, any dtype): unfold the windows, first argmax."""
+    xp = array_module(x)
+    w = _unfold(_pad(x, geom, _lowest(x.dtype)), geom)
     positions = _unfolded_positions(xp, geom)
-    padded = any(geom.padding) or geom.extent != geom.in_size
 
     def valid():
         mask = True
@@ -401,40 +436,39 @@ def _max_pool_forward(x, geom, want_indices, keep):
             mask = mask & (pos >= 0) & (pos < size)
         return mask.reshape(geom.out_size + (-1,))
 
-    arg = _first_argmax(w, valid if padded else None)
+    arg = _first_argmax(w, valid if geom.extent != geom.in_size else None)
     y = xp.take_along_axis(w, arg[..., None], axis=-1)[..., 0]
     flat_table = _flat_index(positions, geom.in_size).reshape(geom.out_size + (-1,))
     flat = xp.take_along_axis(xp.broadcast_to(flat_table, w.shape), arg[..., None], axis=-1)[..., 0]
-    return y, (flat if want_indices else None), (("flat", flat, geom.in_size) if keep else None)
+    return y, flat
 
 
-def _max_pool_backward(g, route):
-    """Gradient of max pooling from the ``route`` saved by the forward."""
-    if route[0] == "flat":
-        _, flat, in_size = route
-        return _scatter_add_planes(g, flat, in_size)
-    _, xpad, y, geom = route
-    return _fold((g * hit for hit in _max_masks(xpad, y, geom)), geom, g.shape[: g.ndim - len(geom.kernel)], g)
+def _max_pool_arrays(x, geom):
+    """``(y, flat argmax indices)`` of max pooling: compiled on the CPU, array ops elsewhere and
+    for inputs with NaN (a NaN max propagates: ``isnan(x.max())`` is the quick test)."""
+    if _has_kernel(x) and not (x.dtype.kind == "f" and x.size and np.isnan(x.max())):
+        return _max_pool_compiled(x, geom)
+    return _max_pool_unfolded(x, geom)
 
 
 class MaxPool(Function):
     """y[..., i] = max over window i of x (padding counts as -inf).
 
     Shape: ``(..., *in_size) -> (..., *out_size)`` with ``out_size`` from :func:`pool_output_size`.
-    Gradient: dL/dx is dL/dy routed to the argmax of each window (the first maximum in scan
-    order, as PyTorch) and summed where windows overlap; zero elsewhere.
+    Forward also finds each window's argmax as a flat index into its input plane (PyTorch's
+    rule: the first maximum in scan order; a NaN wins, the last NaN among several).
+    Gradient: dL/dx is dL/dy routed to each window's argmax and summed where windows share one.
     """
 
     @staticmethod
     def forward(ctx, x, geom, return_indices):
-        keep = ctx.needs_input_grad[0]
-        y, indices, route = _max_pool_forward(x, geom, return_indices, keep)
-        ctx.route = route
-        return (y, indices) if return_indices else y
+        y, flat = _max_pool_arrays(x, geom)
+        ctx.flat, ctx.in_size = flat, geom.in_size
+        return (y, flat) if return_indices else y
 
     @staticmethod
     def backward(ctx, g, *unused_index_grad):
-        return _max_pool_backward(g, ctx.route)
+        return _scatter_add_planes(g, ctx.flat, ctx.in_size)
 
 
 # ---------------------------------------------------------------------------------- average pooling
@@ -582,9 +616,9 @@ class AdaptiveAvgPool(Function):
         return _apply_along_spatial(g, [m.T for m in ctx.matrices])
 
 
-def _adaptive_max_forward(x, out_size, want_indices, keep):
-    """Adaptive max pooling of windows of unequal size: gather the windows (each padded to the
-    longest by repeating its last element, which never changes the first argmax) and reduce."""
+def _adaptive_max_gathered(x, out_size):
+    """Adaptive max pooling of windows of unequal size, ``(y, flat indices)``: gather the windows
+    (each padded to the longest by repeating its last element, which never changes the argmax)."""
     xp = array_module(x)
     n = len(out_size)
     in_size = x.shape[-n:]
@@ -602,7 +636,7 @@ def _adaptive_max_forward(x, out_size, want_indices, keep):
     y = xp.take_along_axis(w, arg[..., None], axis=-1)[..., 0]
     flat_table = _flat_index(tables, in_size).reshape(tuple(out_size) + (n_offsets,))
     flat = xp.take_along_axis(xp.broadcast_to(flat_table, w.shape), arg[..., None], axis=-1)[..., 0]
-    return y, (flat if want_indices else None), (("flat", flat, in_size) if keep else None)
+    return y, flat
 
 
 class AdaptiveMaxPool(Function):
@@ -614,18 +648,15 @@ class AdaptiveMaxPool(Function):
 
     @staticmethod
     def forward(ctx, x, out_size, return_indices):
-        keep = ctx.needs_input_grad[0]
         in_size = x.shape[-len(out_size):]
         geom = _adaptive_as_regular(in_size, out_size)
-        if geom is not None:
-            y, indices, ctx.route = _max_pool_forward(x, geom, return_indices, keep)
-        else:
-            y, indices, ctx.route = _adaptive_max_forward(x, out_size, return_indices, keep)
-        return (y, indices) if return_indices else y
+        y, flat = _adaptive_max_gathered(x, out_size) if geom is None else _max_pool_arrays(x, geom)
+        ctx.flat, ctx.in_size = flat, in_size
+        return (y, flat) if return_indices else y
 
     @staticmethod
     def backward(ctx, g, *unused_index_grad):
-        return _max_pool_backward(g, ctx.route)
+        return _scatter_add_planes(g, ctx.flat, ctx.in_size)
 
 
 # ---------------------------------------------------------------------------------- unpooling
@@ -643,7 +674,7 @@ class MaxUnpool(Function):
         lead = x.shape[:-n]
         plane = math.prod(out_size)
         n_planes = math.prod(lead)
-        where = (indices.reshape(n_planes, -1) + (xp.arange(n_planes) * plane)[:, None]).ravel()
+        where = (indices.reshape(n_planes, math.prod(x.shape[-n:])) + (xp.arange(n_planes) * plane)[:, None]).ravel()
         out = xp.zeros(n_planes * plane, dtype=x.dtype)
         out[where] = x.reshape(-1)
         ctx.where, ctx.x_shape = where, x.shape
