@@ -71,18 +71,21 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
+        params = self._parameters  # one lookup each: this is on every forward pass
+        weight = params["weight"]
         _check_tensor_input(self, input)
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        data = input.data
+        if data.ndim == 0 or data.shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input with last dimension {self.in_features} (*, {self.in_features}), "
                 f"got shape {tuple(input.shape)}"
             )
-        if input.dtype != self.weight.dtype:
+        if data.dtype != weight.data.dtype:
             raise TypeError(
-                f"{self!r}: expected input of the weight's dtype {self.weight.dtype}, got {input.dtype} "
+                f"{self!r}: expected input of the weight's dtype {weight.dtype}, got {input.dtype} "
                 f"(convert one of them with .to())"
             )
-        return matmul.linear(input, self.weight, self.bias)
+        return matmul.Linear.apply(input, weight, params["bias"])  # arguments checked above
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
