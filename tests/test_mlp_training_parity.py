@@ -102,7 +102,7 @@ def test_docs_training_example_runs():
     import re
 
     text = (pathlib.Path(__file__).parents[1] / "docs" / "optim.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks, "docs/optim.md lost its example"
     for code in blocks:
         exec(compile(code, "docs/optim.md", "exec"), {})

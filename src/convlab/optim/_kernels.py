@@ -100,7 +100,7 @@ def _adam(
         v[i] = vi
         if amsgrad:
             top = vmax[i]
-            if vi != vi or vi > top:  # np.maximum: nan wins
+            if np.isnan(vi) or vi > top:  # as np.maximum: a nan wins
                 top = vi
             vmax[i] = top
             denom = np.sqrt(top)

@@ -15,6 +15,10 @@ An optimiser holds
      'param_groups': [{'lr': 0.1, 'momentum': 0.9, ..., 'params': [0, 1, 2]}]}
 
 Steps update the parameters' arrays in place (NumPy or CuPy), never recording a graph.
+
+The options PyTorch uses to choose between its own kernels (``foreach`` batches, ``fused``
+kernels, CUDA-graph ``capturable`` steps) do not change the maths: convlab accepts and records
+them, so ``state_dict`` keys match PyTorch's, and ignores them.
 """
 
 from __future__ import annotations
@@ -30,11 +34,6 @@ import numpy as np
 from ..autograd import grad_mode
 from ..backend import array_module, to_device, to_numpy
 from ..tensor import Tensor
-
-#: Options PyTorch exposes to choose between its own kernels (per-tensor loop, ``foreach`` batches,
-#: ``fused`` kernels, CUDA-graph ``capturable`` steps). They do not change the update's maths, so
-#: convlab accepts and records them (keeping ``state_dict`` keys identical) and ignores them.
-_KERNEL_CHOICE_OPTIONS = ("foreach", "fused", "capturable")
 
 
 class Optimizer:
