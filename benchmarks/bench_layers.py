@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-import timing  # noqa: E402
+import timing
 
-import convlab  # noqa: E402
-import convlab.nn.functional as F  # noqa: E402
-from convlab import nn  # noqa: E402
+import convlab
+import convlab.nn.functional as F
+from convlab import nn
 
 TF = torch.nn.functional
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from parity import both_raise, check, gradcheck
 
 import convlab
 import convlab.nn.functional as F
 from convlab import nn
 from convlab.ops import pool
-from parity import both_raise, check, gradcheck
 
 SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed_examples.json"
 DTYPES = [np.float64, np.float32]
@@ -53,7 +53,7 @@ def _window_case(rng, n, max_pool):
         max(1, (k - 1) * d + 1 - (2 * p if d == 1 and (max_pool or n < 3) else 0) + int(rng.integers(0, 5)))
         for k, d, p in zip(kernel, dilation, padding)
     ]
-    args = dict(kernel_size=kernel[0] if single else kernel, ceil_mode=bool(rng.random() < 0.5))
+    args = {"kernel_size": kernel[0] if single else kernel, "ceil_mode": bool(rng.random() < 0.5)}
     if rng.random() < 0.8:
         args["stride"] = stride
     if any(padding) or rng.random() < 0.3:
@@ -86,15 +86,16 @@ def test_max_pool_matches_torch(n, dtype, seed, max_pool_path):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_max_pool_large_kernels(n, max_pool_path):
+@pytest.mark.parametrize("strided", [False, True])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_large_kernels(n, strided, ties, max_pool_path):
     """Kernels with many elements (global pooling), with padding and ceil_mode."""
     rng = np.random.default_rng(n)
     k = {1: 20, 2: 5, 3: 3}[n]
-    for args in [dict(kernel_size=k), dict(kernel_size=k, stride=2, padding=k // 2, ceil_mode=True)]:
-        for ties in (False, True):
-            x = _input(rng, n, [k + 3] * n, np.float64, ties=ties)
-            cl, th = getattr(F, f"max_pool{n}d"), getattr(TF, f"max_pool{n}d")
-            check(lambda t: cl(t, return_indices=True, **args), lambda t: th(t, return_indices=True, **args), x)
+    args = {"kernel_size": k, "stride": 2, "padding": k // 2, "ceil_mode": True} if strided else {"kernel_size": k}
+    x = _input(rng, n, [k + 3] * n, np.float64, ties=ties)
+    cl, th = getattr(F, f"max_pool{n}d"), getattr(TF, f"max_pool{n}d")
+    check(lambda t: cl(t, return_indices=True, **args), lambda t: th(t, return_indices=True, **args), x)
 
 
 @pytest.mark.parametrize("kernel", [2, 5])
@@ -106,7 +107,7 @@ def test_max_pool_nan_and_infinity_follow_torch(kernel, with_nan, max_pool_path)
         x[0, 0, 0, 0] = x[0, 0, 1, 1] = np.nan
     x[0, 1, :3, :3] = -np.inf
     x[1, 2] = -np.inf
-    args = dict(kernel_size=kernel, stride=2, padding=kernel // 2)
+    args = {"kernel_size": kernel, "stride": 2, "padding": kernel // 2}
     y, i = F.max_pool2d(convlab.tensor(x), return_indices=True, **args)
     ty, ti = TF.max_pool2d(torch.from_numpy(x), return_indices=True, **args)
     np.testing.assert_array_equal(y.numpy(), ty.numpy())
@@ -120,7 +121,7 @@ def test_max_pool_nan_and_infinity_follow_torch(kernel, with_nan, max_pool_path)
 
 def test_max_pool_integer_input(max_pool_path):
     x = np.random.default_rng(0).integers(-5, 5, (2, 3, 7, 7))
-    for args in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)]:
+    for args in [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}]:
         y, i = F.max_pool2d(convlab.tensor(x), return_indices=True, **args)
         ty, ti = TF.max_pool2d(torch.from_numpy(x), return_indices=True, **args)
         assert y.dtype == np.int64
@@ -250,16 +251,20 @@ def test_adaptive_pool_zero_output_size_is_empty_like_torch():
         assert y.shape == getattr(TF, f"adaptive_{kind}_pool2d")(torch.from_numpy(x), (0, 3)).shape == (1, 2, 0, 3)
 
 
-def test_empty_batch_like_torch():
+@pytest.mark.parametrize(
+    "case",
+    [
+        lambda f, t: f.max_pool2d(t, 2),
+        lambda f, t: f.avg_pool2d(t, 3, 2, 1),
+        lambda f, t: f.lp_pool2d(t, 2, 2),
+        lambda f, t: f.adaptive_avg_pool2d(t, 4),
+        lambda f, t: f.adaptive_max_pool2d(t, 4),
+        lambda f, t: f.max_unpool2d(*f.max_pool2d(t, 2, return_indices=True), 2),
+    ],
+)
+def test_empty_batch_like_torch(case):
     """A batch of zero samples pools to a batch of zero samples (PyTorch allows it)."""
-    x = np.zeros((0, 2, 6, 6), dtype=np.float32)
-    cases = [
-        (lambda f, t: f.max_pool2d(t, 2)), (lambda f, t: f.avg_pool2d(t, 3, 2, 1)), (lambda f, t: f.lp_pool2d(t, 2, 2)),
-        (lambda f, t: f.adaptive_avg_pool2d(t, 4)), (lambda f, t: f.adaptive_max_pool2d(t, 4)),
-        (lambda f, t: f.max_unpool2d(*f.max_pool2d(t, 2, return_indices=True), 2)),
-    ]
-    for case in cases:
-        check(lambda t: case(F, t), lambda t: case(TF, t), x)
+    check(lambda t: case(F, t), lambda t: case(TF, t), np.zeros((0, 2, 6, 6), dtype=np.float32))
 
 
 # ------------------------------------------------------------------------------ seed worked examples

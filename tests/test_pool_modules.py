@@ -4,10 +4,10 @@ backward against torch.nn, return_indices, and errors that start with the layer'
 import numpy as np
 import pytest
 import torch
+from parity import check
 
 import convlab
 from convlab import nn
-from parity import check
 
 LAYERS = [
     ("MaxPool1d", (2,), {}),

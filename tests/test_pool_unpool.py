@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from parity import both_raise, check, gradcheck
 
 import convlab
 import convlab.nn.functional as F
-from parity import both_raise, check, gradcheck
 
 
 def _pool_case(rng, n):

@@ -3,16 +3,16 @@ properties: stochastic pooling (Zeiler & Fergus 2013) and spectral pooling (Ripp
 
 import numpy as np
 import pytest
+from parity import gradcheck
 
 import convlab
 import convlab.nn.functional as F
 from convlab import nn
-from parity import gradcheck
 
 
 def _windows(x, k, s):
     """(N, C, oh, ow, k*k) windows of x (a plain NumPy reference)."""
-    n, c, h, w = x.shape
+    h, w = x.shape[-2:]
     oh, ow = (h - k) // s + 1, (w - k) // s + 1
     return np.stack(
         [x[:, :, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s] for i in range(k) for j in range(k)], axis=-1

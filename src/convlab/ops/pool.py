@@ -15,10 +15,16 @@ Window geometry, per spatial dimension of size ``L`` with kernel ``k``, stride `
 there are ``out = floor((L + 2p - d(k-1) - 1) / s) + 1`` windows (``ceil`` with ``ceil_mode``,
 dropping a last window that would start in the right padding); see :func:`pool_output_size`.
 
-How it is computed: never a Python loop over output positions. For small kernels the ops loop
-over the ``k1*k2*k3`` kernel offsets, and offset ``j`` is one strided view of the (padded) input
-holding element ``j`` of every window of the whole batch at once; large kernels (global pooling)
-unfold the windows into a ``(..., *out, K)`` array and reduce along its last axis.
+How it is computed (never a Python loop over output positions):
+
+- average pooling loops over the ``k1*k2*k3`` kernel offsets; offset ``j`` is one strided view
+  of the padded input holding element ``j`` of every window of the whole batch, so each step is
+  one vectorised array operation (its gradient adds the views back the same way);
+- max pooling needs each window's argmax, and array operations need several passes per offset
+  for it; on the CPU one compiled (numba) loop finds maximum and argmax in a single pass, and the
+  gradient is a compiled scatter-add through the argmax. CuPy arrays (and NaN inputs, other
+  dtypes) unfold the windows into a ``(..., *out, K)`` array and take its first argmax instead;
+- adaptive average pooling is separable: one small averaging matrix (a GEMM) per dimension.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 
 from .. import _random
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, scatter_add
 from ..tensor import Tensor
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -326,15 +332,15 @@ def _scatter_add_planes(g, flat, in_size):
         summed = np.zeros((n_planes, plane), dtype=g.dtype)
         _kernel("scatter_add_rows")(np.ascontiguousarray(g).reshape(n_planes, n_outputs), flat.reshape(n_planes, n_outputs), summed)
         return summed.reshape(lead + tuple(in_size))
-    where = flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]
-    summed = xp.bincount(where.ravel(), weights=g.reshape(-1), minlength=n_planes * plane)
-    return summed.astype(g.dtype, copy=False).reshape(lead + tuple(in_size))
+    summed = xp.zeros(n_planes * plane, dtype=g.dtype)
+    scatter_add(summed, (flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]).ravel(), g.reshape(-1))
+    return summed.reshape(lead + tuple(in_size))
 
 
 # ---------------------------------------------------------------------------------- CPU kernels
 # Max pooling's hot loops, compiled with numba on first use (cached on disk) and run
-# single-threaded, so they never compete with BLAS for the cores. Written as plain Python loops
-# over each window's valid elements, exactly PyTorch's CPU algorithm.
+# single-threaded, so they never compete with BLAS for the cores. Plain Python loops over each
+# window of the padded plane: PyTorch's CPU algorithm.
 def _max_pool_rows(x, y, flat, first, dims, lowest):
     """Max pooling of each row of ``x`` (a flattened, padded Dp x Hp x Wp plane) into ``y`` and
     ``flat`` (rows of OD x OH x OW outputs; ``flat`` indexes the unpadded D x H x W plane).
@@ -399,7 +405,7 @@ def _has_kernel(a) -> bool:
 def _first_inside(geom):
     """Flat index (into the unpadded plane) of each window's first element inside the input."""
     firsts = []
-    for n, k, s, p, d, m in zip(geom.in_size, geom.kernel, geom.stride, geom.padding, geom.dilation, geom.out_size):
+    for s, p, d, m in zip(geom.stride, geom.padding, geom.dilation, geom.out_size):
         start = np.arange(m) * s - p
         firsts.append(start + np.maximum(0, (-start + d - 1) // d) * d)
     return _flat_index(_broadcast_axes(firsts), geom.in_size)
@@ -409,7 +415,10 @@ def _max_pool_compiled(x, geom):
     """Max pooling on the CPU with the compiled kernel: ``(y, flat indices)``."""
     n = len(geom.kernel)
     lead = x.shape[:-n]
-    as3d = lambda t, fill: (fill,) * (3 - n) + tuple(t)  # noqa: E731  (1-d and 2-d pooling as 3-d)
+
+    def as3d(sizes, fill):  # 1-d and 2-d pooling run as 3-d
+        return (fill,) * (3 - n) + tuple(sizes)
+
     xpad = _pad(x, geom, _lowest(x.dtype))
     rows = math.prod(lead)
     y = np.empty((rows, math.prod(geom.out_size)), dtype=x.dtype)
@@ -419,7 +428,8 @@ def _max_pool_compiled(x, geom):
         + as3d(geom.padding, 0) + as3d(geom.dilation, 1)
     )
     first = np.ascontiguousarray(np.broadcast_to(_first_inside(geom), geom.out_size).reshape(as3d(geom.out_size, 1)))
-    _kernel("max_pool_rows")(np.ascontiguousarray(xpad).reshape(rows, math.prod(geom.extent)), y, flat, first, dims, x.dtype.type(_lowest(x.dtype)))
+    planes = np.ascontiguousarray(xpad).reshape(rows, math.prod(geom.extent))
+    _kernel("max_pool_rows")(planes, y, flat, first, dims, x.dtype.type(_lowest(x.dtype)))
     shape = lead + geom.out_size
     return y.reshape(shape), flat.reshape(shape)
 
@@ -491,7 +501,6 @@ def _avg_divisor(geom, count_include_pad, divisor_override, xp, dtype):
 
 
 def _avg_pool_forward(x, geom, divisor):
-    xp = array_module(x)
     xpad = _pad(x, geom, 0)
     views = (_window_view(xpad, geom, o) for o in _offsets(geom))
     y = next(views).copy()
