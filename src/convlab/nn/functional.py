@@ -43,6 +43,9 @@ from ..ops.loss import (
 # padding
 from ..ops.pad import pad
 
+# upsampling
+from ..ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
+
 # pooling and unpooling
 from ..ops.pool import (
     adaptive_avg_pool1d,
@@ -68,6 +71,12 @@ from ..ops.pool import (
     stochastic_pool2d,
 )
 
+# normalisation
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
+
+# dropout
+from ..ops.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+
 __all__ = [
     # linear
     "linear",
@@ -79,9 +88,15 @@ __all__ = [
     "mse_loss", "nll_loss", "smooth_l1_loss",
     # padding
     "pad",
+    # upsampling
+    "interpolate", "pixel_shuffle", "pixel_unshuffle",
     # pooling and unpooling
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "adaptive_max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "bed_of_nails_unpool2d", "lp_pool1d", "lp_pool2d",
     "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "spectral_pool2d", "stochastic_pool2d",
+    # normalisation
+    "batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm", "rms_norm",
+    # dropout
+    "alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
 ]
