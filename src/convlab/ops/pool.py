@@ -500,19 +500,61 @@ def _avg_divisor(geom, count_include_pad, divisor_override, xp, dtype):
     return divisor
 
 
+def _axis_window_view(a, axis, offset, stride, dilation, out):
+    """Element ``offset`` of every window along one axis: a strided view of ``a``."""
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(offset * dilation, offset * dilation + stride * (out - 1) + 1, stride)
+    return a[tuple(index)]
+
+
+def _window_sums(xpad, geom):
+    """The sum of every window of the padded input; a box sum is separable, so it is taken
+    along one spatial dim at a time (k - 1 additions per dim instead of K - 1 in all)."""
+    n = len(geom.kernel)
+    a = xpad
+    for axis, k, s, d, m in zip(range(xpad.ndim - n, xpad.ndim), geom.kernel, geom.stride, geom.dilation, geom.out_size):
+        if k == 1 and s == 1 and m == a.shape[axis]:
+            continue  # a 1-wide window along this dim: nothing to sum
+        views = (_axis_window_view(a, axis, o, s, d, m) for o in range(k))
+        total = next(views).copy()
+        for v in views:
+            total += v
+        a = total
+    return a.copy() if a is xpad else a
+
+
+def _window_sums_adjoint(g, geom):
+    """Gradient of :func:`_window_sums` with respect to the unpadded input: each output's
+    gradient spread over its window, one spatial dim at a time (the stages in reverse)."""
+    xp = array_module(g)
+    n = len(geom.kernel)
+    lead = g.shape[: g.ndim - n]
+    for a in reversed(range(n)):
+        k, s, d, m = geom.kernel[a], geom.stride[a], geom.dilation[a], geom.out_size[a]
+        if k == 1 and s == 1 and m == geom.extent[a]:
+            continue
+        overlap = k > 1 and s < (k - 1) * d + 1
+        tiles = d == 1 and s == k and m * k == geom.extent[a]
+        shape = lead + geom.out_size[:a] + geom.extent[a:]
+        spread = xp.empty(shape, dtype=g.dtype) if tiles else xp.zeros(shape, dtype=g.dtype)
+        for o in range(k):
+            view = _axis_window_view(spread, len(lead) + a, o, s, d, m)
+            if overlap:
+                view += g
+            else:
+                view[...] = g
+        g = spread
+    return _crop(g, geom)
+
+
 def _avg_pool_forward(x, geom, divisor):
-    xpad = _pad(x, geom, 0)
-    views = (_window_view(xpad, geom, o) for o in _offsets(geom))
-    y = next(views).copy()
-    for v in views:
-        y += v
+    y = _window_sums(_pad(x, geom, 0), geom)
     y /= divisor
     return y
 
 
 def _avg_pool_backward(g, geom, divisor):
-    share = g / divisor
-    return _fold(itertools.repeat(share, geom.n_offsets), geom, g.shape[: g.ndim - len(geom.kernel)], g)
+    return _window_sums_adjoint(g / divisor, geom)
 
 
 class AvgPool(Function):
