@@ -1,5 +1,6 @@
-"""Unpooling (convlab.ops.pool): max_unpool1d/2d/3d against PyTorch, bed-of-nails unpooling,
-their gradients, and the error messages (output_size inconsistent with the indices, ...)."""
+"""Unpooling (convlab.ops.pool): max_unpool1d/2d/3d against PyTorch, bed-of-nails and
+nearest-neighbour unpooling, their gradients, and the error messages (output_size inconsistent
+with the indices, ...)."""
 
 import numpy as np
 import pytest
@@ -85,6 +86,30 @@ def test_bed_of_nails_is_max_unpool_with_top_left_indices():
 
 def test_bed_of_nails_gradcheck():
     gradcheck(lambda t: F.bed_of_nails_unpool2d(t, (3, 2)), np.random.default_rng(0).standard_normal((1, 2, 3, 3)))
+
+
+@pytest.mark.parametrize("kernel", [2, (3, 2)])
+@pytest.mark.parametrize("batched", [True, False])
+def test_nearest_unpool_repeats_each_value_over_its_block(kernel, batched):
+    """Nearest-neighbour unpooling is PyTorch's interpolate(mode="nearest") with an integer scale."""
+    x = np.random.default_rng(4).standard_normal((2, 3, 4, 5) if batched else (3, 4, 5))
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    y = check(
+        lambda t: F.nearest_unpool2d(t, kernel),
+        lambda t: TF.interpolate(t if batched else t[None], scale_factor=(kh, kw), mode="nearest").reshape(
+            x.shape[:-2] + (4 * kh, 5 * kw)
+        ),
+        x,
+    )[0]
+    np.testing.assert_array_equal(y.detach().numpy(), np.repeat(np.repeat(x, kh, axis=-2), kw, axis=-1))
+
+
+def test_nearest_unpool_gradcheck_and_errors():
+    gradcheck(lambda t: F.nearest_unpool2d(t, (2, 3)), np.random.default_rng(0).standard_normal((1, 2, 3, 2)))
+    with pytest.raises(ValueError, match=r"nearest_unpool2d\(\): kernel_size must be positive, got kernel_size=\(2, 0\)"):
+        F.nearest_unpool2d(convlab.zeros(1, 1, 2, 2), (2, 0))
+    with pytest.raises(ValueError, match=r"nearest_unpool2d\(\): expected input of shape \(N, C, H, W\) or \(C, H, W\)"):
+        F.nearest_unpool2d(convlab.zeros(4), 2)
 
 
 # ------------------------------------------------------------------------------ errors

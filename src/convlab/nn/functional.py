@@ -67,6 +67,7 @@ from ..ops.pool import (
     max_unpool1d,
     max_unpool2d,
     max_unpool3d,
+    nearest_unpool2d,
     spectral_pool2d,
     stochastic_pool2d,
 )
@@ -94,7 +95,7 @@ __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "adaptive_max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "bed_of_nails_unpool2d", "lp_pool1d", "lp_pool2d",
     "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-    "spectral_pool2d", "stochastic_pool2d",
+    "nearest_unpool2d", "spectral_pool2d", "stochastic_pool2d",
     # normalisation
     "batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm", "rms_norm",
     # dropout
