@@ -813,8 +813,9 @@ class SpectralPool(Function):
 
     y = Re(IDFT_m(crop_m(DFT_n(x) / n))) over the last two axes, where crop keeps the m lowest
     frequencies (see :func:`_low_frequencies`); the 1/n scaling (``norm="forward"``) makes a
-    band-limited signal come out as its samples on the coarser grid. Taking the real part is
-    the paper's treatment of the unpaired Nyquist frequency when m is even.
+    band-limited signal come out as its samples on the coarser grid. Taking the real part makes
+    the kept spectrum conjugate-symmetric: it turns the unpaired Nyquist terms of an even m (the
+    paper's "corner cases") into their real parts.
     Gradient (the adjoint of this linear map): dL/dx = Re(IDFT_n(zero_pad_n(DFT_m(dL/dy)))).
     """
 
