@@ -207,7 +207,7 @@ def test_l2_pooling_is_the_patch_norm():
 def _adaptive_case(rng, n):
     spatial = [int(s) for s in rng.integers(1, 10, n)]
     out = [int(rng.integers(1, s + 3)) for s in spatial]
-    output_size = tuple(None if rng.random() < 0.2 else o for o in out)
+    output_size = tuple(None if n > 1 and rng.random() < 0.2 else o for o in out)
     if rng.random() < 0.25:
         output_size = out[0]
     return output_size, spatial
@@ -317,6 +317,7 @@ X4 = np.zeros((1, 2, 5, 5), dtype=np.float32)
         (lambda t: F.max_pool2d(t, (2, 2, 2)), lambda t: TF.max_pool2d(t, (2, 2, 2)), "kernel_size must be an int or a tuple of 2 ints"),
         (lambda t: F.adaptive_avg_pool2d(t, (2, 3, 4)), lambda t: TF.adaptive_avg_pool2d(t, (2, 3, 4)), "output_size must be an int or a tuple of 2"),
         (lambda t: F.lp_pool2d(t, 2, 7), lambda t: TF.lp_pool2d(t, 2, 7), "lp_pool2d(): kernel_size=(7, 7)"),
+        (lambda t: F.adaptive_max_pool1d(t[0], None), lambda t: TF.adaptive_max_pool1d(t[0], None), "output_size must be an int, got None"),
     ],
 )
 def test_bad_arguments_raise_like_torch(cl, th, match):
