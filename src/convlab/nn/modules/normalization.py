@@ -8,6 +8,7 @@ import numbers
 
 from ... import creation
 from ...ops import norm
+from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -134,6 +135,9 @@ class GroupNorm(Module):
                 init.zeros_(self.bias)
 
     def forward(self, input):
+        c = self.num_channels
+        if self.affine and isinstance(input, Tensor) and input.ndim >= 2 and input.shape[1] != c:
+            raise ValueError(f"{self!r}: expected input with {c} channels (N, {c}, *), got shape {tuple(input.shape)}")
         return norm._group_norm(repr(self), input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
