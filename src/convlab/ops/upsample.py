@@ -27,8 +27,9 @@ Coordinates, exactly PyTorch's (``in``/``out`` are one axis' sizes):
 - ``area``: adaptive average pooling (:func:`convlab.ops.pool.adaptive_avg_pool2d`).
 
 How it is computed: the taps are small ``(out, K)`` tables built once per call. On the CPU a
-numba kernel (parallel over the ``N*C`` planes) evaluates the sum above directly, without
-intermediate arrays, and its transpose for the gradient; on a GPU each axis' taps become a dense
+numba kernel applies them one axis at a time within each ``H x W`` (or ``D x H x W``) plane, the
+later axes as contiguous row updates that vectorise, with the planes split over threads; the
+gradient runs the transposed passes in reverse order. On a GPU each axis' taps become a dense
 ``(out, in)`` matrix applied with one ``tensordot`` per axis. Nearest modes are a gather
 (``take`` along each axis) in the forward pass, for any dtype.
 """
@@ -38,6 +39,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -177,43 +179,117 @@ def _antialias_taps(in_size: int, out_size: int, scale: float, cubic: bool) -> T
 # ---------------------------------------------------------------------------------- kernels
 @functools.cache
 def _numba_kernels():
-    """The CPU kernels (compiled on first use, cached on disk): a separable resampling and its
-    transpose over ``(planes, D, H, W)`` arrays, parallel over the planes."""
+    """The CPU kernels over ``(planes, D, H, W)`` arrays (compiled on first use, cached on disk).
+
+    Per plane, the separable sum runs one axis at a time, W, then H, then D, so the H and D
+    passes are contiguous row updates (``row_out += w * row_in``) that vectorise; two small
+    buffers hold the partial results. The transpose runs the same passes in reverse order.
+    They release the GIL, so :func:`_run_on_planes` splits the planes over threads.
+    """
     import numba
 
-    @numba.njit(parallel=True, cache=True)
+    @numba.njit(nogil=True, cache=True)
     def resample(x, d_index, d_weight, h_index, h_weight, w_index, w_weight, out):
-        planes, out_d, out_h, out_w = out.shape
+        planes, in_d, in_h, in_w = x.shape
+        out_d, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
         kd, kh, kw = d_index.shape[1], h_index.shape[1], w_index.shape[1]
-        for p in numba.prange(planes):
-            for od in range(out_d):
-                for oh in range(out_h):
+        rows = np.empty((in_d, in_h, out_w), dtype=out.dtype)  # after the W pass
+        cols = np.empty((in_d, out_h, out_w), dtype=out.dtype)  # after the H pass
+        no_depth = in_d == 1 and out_d == 1
+        for p in range(planes):
+            for d in range(in_d):
+                for h in range(in_h):
                     for ow in range(out_w):
                         acc = out.dtype.type(0)
+                        for c in range(kw):
+                            acc += w_weight[ow, c] * x[p, d, h, w_index[ow, c]]
+                        rows[d, h, ow] = acc
+            target = out[p] if no_depth else cols
+            for d in range(in_d):
+                for oh in range(out_h):
+                    t = target[d, oh]
+                    for ow in range(out_w):
+                        t[ow] = 0
+                    for b in range(kh):
+                        r, wgt = rows[d, h_index[oh, b]], h_weight[oh, b]
+                        for ow in range(out_w):
+                            t[ow] += wgt * r[ow]
+            if not no_depth:
+                for od in range(out_d):
+                    for oh in range(out_h):
+                        t = out[p, od, oh]
+                        for ow in range(out_w):
+                            t[ow] = 0
                         for a in range(kd):
-                            for b in range(kh):
-                                w_ab = d_weight[od, a] * h_weight[oh, b]
-                                for c in range(kw):
-                                    acc += w_ab * w_weight[ow, c] * x[p, d_index[od, a], h_index[oh, b], w_index[ow, c]]
-                        out[p, od, oh, ow] = acc
+                            r, wgt = cols[d_index[od, a], oh], d_weight[od, a]
+                            for ow in range(out_w):
+                                t[ow] += wgt * r[ow]
 
-    @numba.njit(parallel=True, cache=True)
+    @numba.njit(nogil=True, cache=True)
     def resample_transpose(g, d_index, d_weight, h_index, h_weight, w_index, w_weight, gx):
         planes, out_d, out_h, out_w = g.shape
+        in_d, in_h = gx.shape[1], gx.shape[2]
         kd, kh, kw = d_index.shape[1], h_index.shape[1], w_index.shape[1]
-        for p in numba.prange(planes):
-            gx[p] = 0
-            for od in range(out_d):
+        rows = np.empty((in_d, in_h, out_w), dtype=g.dtype)
+        cols = np.empty((in_d, out_h, out_w), dtype=g.dtype)
+        no_depth = in_d == 1 and out_d == 1
+        for p in range(planes):
+            source = g[p] if no_depth else cols
+            if not no_depth:
+                cols[:] = 0
+                for od in range(out_d):
+                    for a in range(kd):
+                        wgt = d_weight[od, a]
+                        for oh in range(out_h):
+                            t, r = cols[d_index[od, a], oh], g[p, od, oh]
+                            for ow in range(out_w):
+                                t[ow] += wgt * r[ow]
+            rows[:] = 0
+            for d in range(in_d):
                 for oh in range(out_h):
+                    r = source[d, oh]
+                    for b in range(kh):
+                        t, wgt = rows[d, h_index[oh, b]], h_weight[oh, b]
+                        for ow in range(out_w):
+                            t[ow] += wgt * r[ow]
+            gx[p] = 0
+            for d in range(in_d):
+                for h in range(in_h):
+                    t, r = gx[p, d, h], rows[d, h]
                     for ow in range(out_w):
-                        v = g[p, od, oh, ow]
-                        for a in range(kd):
-                            for b in range(kh):
-                                v_ab = d_weight[od, a] * h_weight[oh, b] * v
-                                for c in range(kw):
-                                    gx[p, d_index[od, a], h_index[oh, b], w_index[ow, c]] += v_ab * w_weight[ow, c]
+                        v = r[ow]
+                        for c in range(kw):
+                            t[w_index[ow, c]] += w_weight[ow, c] * v
 
     return resample, resample_transpose
+
+
+@functools.cache
+def _thread_pool():
+    """``(executor, threads)`` for the kernels (``NUMBA_NUM_THREADS``, default: all cores), or None."""
+    import numba
+
+    threads = numba.config.NUMBA_NUM_THREADS
+    return (ThreadPoolExecutor(threads, thread_name_prefix="convlab-resample"), threads) if threads > 1 else None
+
+
+# Below this many output elements a call runs on the calling thread (thread start-up would dominate).
+_MIN_PARALLEL_ELEMENTS = 1 << 16
+
+
+def _run_on_planes(kernel, source, args, target):
+    """``kernel(source, *args, target)`` with the planes (axis 0) split over the thread pool."""
+    pool = _thread_pool()
+    planes = source.shape[0]
+    if pool is None or planes < 2 or max(source.size, target.size) < _MIN_PARALLEL_ELEMENTS:
+        kernel(source, *args, target)
+        return
+    pool, threads = pool
+    chunks = min(threads, planes)
+    bounds = [planes * k // chunks for k in range(chunks + 1)]
+    futures = [pool.submit(kernel, source[lo:hi], *args, target[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    for future in futures:
+        future.result()
 
 
 _IDENTITY_TAPS = Taps(np.zeros((1, 1), dtype=np.int64), np.ones((1, 1)))
@@ -252,7 +328,7 @@ def resample(x, taps):
     x4 = np.ascontiguousarray(x, dtype=dtype).reshape((planes,) + (1,) * (3 - n) + in_spatial)
     out = np.empty((planes,) + (1,) * (3 - n) + out_spatial, dtype=dtype)
     if planes:
-        _numba_kernels()[0](x4, *_kernel_args(taps, dtype), out)
+        _run_on_planes(_numba_kernels()[0], x4, _kernel_args(taps, dtype), out)
     return out.reshape(lead + out_spatial).astype(x.dtype, copy=False)
 
 
@@ -269,7 +345,7 @@ def resample_transpose(g, taps, in_spatial):
     g4 = np.ascontiguousarray(g, dtype=dtype).reshape((planes,) + (1,) * (3 - n) + g.shape[-n:])
     gx = np.empty((planes,) + (1,) * (3 - n) + tuple(in_spatial), dtype=dtype)
     if planes:
-        _numba_kernels()[1](g4, *_kernel_args(taps, dtype), gx)
+        _run_on_planes(_numba_kernels()[1], g4, _kernel_args(taps, dtype), gx)
     return gx.reshape(lead + tuple(in_spatial)).astype(g.dtype, copy=False)
 
 
@@ -352,42 +428,42 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def _output_geometry(input, size, scale_factor, recompute_scale_factor, mode):
+def _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mode):
     """``(output_size, scale_factors)`` per spatial dim, PyTorch's rules; ``scale_factors`` entries
     are None when the kernels must use ``in / out``."""
     n = input.ndim - 2
     spatial = tuple(input.shape[2:])
     if size is not None and scale_factor is not None:
-        raise ValueError(f"interpolate(): give either size or scale_factor, not both (got size={size!r}, scale_factor={scale_factor!r})")
+        raise ValueError(f"{who}: give either size or scale_factor, not both (got size={size!r}, scale_factor={scale_factor!r})")
     if size is None and scale_factor is None:
-        raise ValueError("interpolate(): either size or scale_factor must be given, got neither")
+        raise ValueError(f"{who}: either size or scale_factor must be given, got neither")
     if recompute_scale_factor and size is not None:
-        raise ValueError("interpolate(): recompute_scale_factor=True is only meaningful with scale_factor, not with an explicit size")
+        raise ValueError(f"{who}: recompute_scale_factor=True is only meaningful with scale_factor, not with an explicit size")
     if size is not None:
         sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * n
         if len(sizes) != n:
             raise ValueError(
-                f"interpolate(): size must have one entry per spatial dim of the input {spatial} ({n}), got size={size!r}"
+                f"{who}: size must have one entry per spatial dim of the input {spatial} ({n}), got size={size!r}"
             )
         if not all(_is_int(s) for s in sizes):
-            raise TypeError(f"interpolate(): size must be an int or a tuple of {n} ints, got size={size!r}")
+            raise TypeError(f"{who}: size must be an int or a tuple of {n} ints, got size={size!r}")
         out_size, scales = tuple(int(s) for s in sizes), (None,) * n
     else:
         factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * n
         if len(factors) != n:
             raise ValueError(
-                f"interpolate(): scale_factor must have one entry per spatial dim of the input {spatial} ({n}), "
+                f"{who}: scale_factor must have one entry per spatial dim of the input {spatial} ({n}), "
                 f"got scale_factor={scale_factor!r}"
             )
         if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) for f in factors):
-            raise TypeError(f"interpolate(): scale_factor must be a number or a tuple of {n} numbers, got scale_factor={scale_factor!r}")
+            raise TypeError(f"{who}: scale_factor must be a number or a tuple of {n} numbers, got scale_factor={scale_factor!r}")
         factors = tuple(float(f) for f in factors)
         out_size = tuple(math.floor(s * f) for s, f in zip(spatial, factors))
         # area always works from sizes; otherwise the kernels use 1/scale_factor unless told to recompute.
         scales = (None,) * n if recompute_scale_factor or mode == "area" else factors
     if 0 in spatial or any(o <= 0 for o in out_size):
         raise ValueError(
-            f"interpolate(): input and output spatial sizes must be positive, got input {spatial} and output {out_size}"
+            f"{who}: input and output spatial sizes must be positive, got input {spatial} and output {out_size}"
             + (f" (from scale_factor={scale_factor!r})" if scale_factor is not None else "")
         )
     return out_size, scales
@@ -420,6 +496,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     Shape:
         ``(N, C, *in) -> (N, C, *out)`` with ``out = size`` or ``floor(in * scale_factor)``.
 
+    Matching PyTorch 2.13 bit for bit includes its backward kernels where they are not the exact
+    transpose of its forward: nearest modes' rare float32 rounding differences (see
+    :func:`_nearest_index`), and an axis whose size a scale factor leaves unchanged (bicubic
+    copies the gradient when no size changes; anti-aliased modes filter the gradient along an
+    axis they copied forward). One PyTorch bug is not reproduced: its anti-aliased kernels
+    return the first input row everywhere when the output width is 1.
+
     Example::
 
         >>> x = convlab.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
@@ -433,14 +516,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                   [2.0000, 2.5000, 3.0000],
                   [3.0000, 3.5000, 4.0000]]]])
     """
+    return checked_interpolate("interpolate()", input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
+def checked_interpolate(who, input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
+    """:func:`interpolate` whose error messages start with ``who`` (a layer's repr, or a function name)."""
     if not isinstance(input, Tensor):
-        raise TypeError(f"interpolate(): expected input to be a convlab Tensor, got {type(input).__name__}")
+        raise TypeError(f"{who}: expected input to be a convlab Tensor, got {type(input).__name__}")
     if mode not in INTERPOLATE_MODES:
-        raise ValueError(f"interpolate(): unknown mode {mode!r}; expected one of {INTERPOLATE_MODES}")
+        raise ValueError(f"{who}: unknown mode {mode!r}; expected one of {INTERPOLATE_MODES}")
     if mode in _NEAREST_MODES + ("area",):
         if align_corners is not None:
             raise ValueError(
-                f"interpolate(): align_corners can only be set with the interpolating modes linear, bilinear, bicubic "
+                f"{who}: align_corners can only be set with the interpolating modes linear, bilinear, bicubic "
                 f"and trilinear, got align_corners={align_corners!r} with mode={mode!r}"
             )
     elif align_corners is None:
@@ -449,23 +537,23 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _MODE_DIMS and n != _MODE_DIMS[mode]:
         want = _MODE_DIMS[mode]
         raise ValueError(
-            f"interpolate(): mode {mode!r} expects a {want + 2}-D input {_SPATIAL[want]}, got a {input.ndim}-D input of "
+            f"{who}: mode {mode!r} expects a {want + 2}-D input {_SPATIAL[want]}, got a {input.ndim}-D input of "
             f"shape {tuple(input.shape)}"
         )
     if n not in (1, 2, 3):
         raise ValueError(
-            f"interpolate(): expected a 3-D, 4-D or 5-D input (N, C, *spatial) with 1 to 3 spatial dims, "
+            f"{who}: expected a 3-D, 4-D or 5-D input (N, C, *spatial) with 1 to 3 spatial dims, "
             f"got shape {tuple(input.shape)}"
         )
     if antialias and mode not in ("bilinear", "bicubic"):
-        raise ValueError(f"interpolate(): antialias=True needs mode 'bilinear' or 'bicubic' and a 4-D input, got mode={mode!r}")
+        raise ValueError(f"{who}: antialias=True needs mode 'bilinear' or 'bicubic' and a 4-D input, got mode={mode!r}")
     kind = input.dtype.kind
     if not (kind == "f" or (mode in _NEAREST_MODES and input.dtype == np.uint8)):
         raise TypeError(
-            f"interpolate(): mode {mode!r} expects a floating-point input{' (or uint8)' if mode in _NEAREST_MODES else ''}, "
+            f"{who}: mode {mode!r} expects a floating-point input{' (or uint8)' if mode in _NEAREST_MODES else ''}, "
             f"got dtype {input.dtype}"
         )
-    out_size, scales = _output_geometry(input, size, scale_factor, recompute_scale_factor, mode)
+    out_size, scales = _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mode)
     in_size = tuple(input.shape[2:])
     if mode == "area":
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[n - 1](input, out_size)
@@ -494,7 +582,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     return Resample.apply(input, taps=taps, backward_taps=backward_taps)
 
 
-def _check_factor(who, arg, factor):
+def check_factor(who, arg, factor):
+    """``factor`` as a positive int, else a TypeError/ValueError naming ``who`` and ``arg``."""
     if not _is_int(factor):
         raise TypeError(f"{who}: {arg} must be an int, got {type(factor).__name__} {factor!r}")
     if factor <= 0:
@@ -517,11 +606,16 @@ def pixel_shuffle(input, upscale_factor):
         >>> F.pixel_shuffle(convlab.zeros(1, 9, 4, 4), 3).shape
         (1, 1, 12, 12)
     """
-    r = _check_factor("pixel_shuffle()", "upscale_factor", upscale_factor)
-    _check_shuffle_input("pixel_shuffle()", input)
+    return checked_pixel_shuffle("pixel_shuffle()", input, upscale_factor)
+
+
+def checked_pixel_shuffle(who, input, upscale_factor):
+    """:func:`pixel_shuffle` whose error messages start with ``who``."""
+    r = check_factor(who, "upscale_factor", upscale_factor)
+    _check_shuffle_input(who, input)
     if input.shape[-3] % (r * r):
         raise ValueError(
-            f"pixel_shuffle(): the channel dim (-3) must be divisible by upscale_factor^2 = {r * r}, "
+            f"{who}: the channel dim (-3) must be divisible by upscale_factor^2 = {r * r}, "
             f"got {input.shape[-3]} channels (input shape {tuple(input.shape)})"
         )
     return PixelShuffle.apply(input, factor=r)
@@ -542,12 +636,17 @@ def pixel_unshuffle(input, downscale_factor):
         >>> F.pixel_unshuffle(convlab.zeros(1, 1, 12, 12), 3).shape
         (1, 9, 4, 4)
     """
-    r = _check_factor("pixel_unshuffle()", "downscale_factor", downscale_factor)
-    _check_shuffle_input("pixel_unshuffle()", input)
+    return checked_pixel_unshuffle("pixel_unshuffle()", input, downscale_factor)
+
+
+def checked_pixel_unshuffle(who, input, downscale_factor):
+    """:func:`pixel_unshuffle` whose error messages start with ``who``."""
+    r = check_factor(who, "downscale_factor", downscale_factor)
+    _check_shuffle_input(who, input)
     h, w = input.shape[-2:]
     if h % r or w % r:
         raise ValueError(
-            f"pixel_unshuffle(): height and width must be divisible by downscale_factor = {r}, "
+            f"{who}: height and width must be divisible by downscale_factor = {r}, "
             f"got (H, W) = ({h}, {w}) (input shape {tuple(input.shape)})"
         )
     return PixelUnshuffle.apply(input, factor=r)
