@@ -21,7 +21,7 @@ DTYPES = [np.float64, np.float32]
 
 @pytest.fixture(params=["kernels", "arrays"])
 def path(request, monkeypatch):
-    """LayerNorm through the compiled CPU kernels and through the array (CuPy-style) code."""
+    """Through the compiled CPU kernels and through the array (CuPy-style) code."""
     if request.param == "arrays":
         monkeypatch.setattr(norm, "_use_kernels", lambda x: False)
     return request.param
@@ -88,7 +88,7 @@ def test_layer_norm_errors():
 # ---------------------------------------------------------------------------------- group norm
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_group_norm_matches_torch(seed, dtype):
+def test_group_norm_matches_torch(seed, dtype, path):
     rng = np.random.default_rng(seed)
     groups = int(rng.integers(1, 4))
     c = groups * int(rng.integers(1, 4))
@@ -107,7 +107,7 @@ def test_group_norm_matches_torch(seed, dtype):
     check(lambda x, *p: F.group_norm(x, groups, *_split(p, weight, bias), eps=eps), torch_group_norm, x, *params)
 
 
-def test_group_norm_gradcheck():
+def test_group_norm_gradcheck(path):
     rng = np.random.default_rng(2)
     gradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), rng.standard_normal((2, 4, 3)), rng.standard_normal(4), rng.standard_normal(4))
 
@@ -133,7 +133,7 @@ def test_group_norm_module_and_errors():
 # ------------------------------------------------------------------------------- instance norm
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_instance_norm_matches_torch(seed, dtype):
+def test_instance_norm_matches_torch(seed, dtype, path):
     rng = np.random.default_rng(seed)
     c = int(rng.integers(1, 4))
     shape = (int(rng.integers(1, 4)), c) + tuple(int(n) for n in rng.integers(2, 5, int(rng.integers(1, 4))))
@@ -153,7 +153,7 @@ def test_instance_norm_matches_torch(seed, dtype):
             np.testing.assert_allclose(o.numpy(), t.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_instance_norm_gradcheck():
+def test_instance_norm_gradcheck(path):
     rng = np.random.default_rng(4)
     gradcheck(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), rng.standard_normal((2, 3, 4)), rng.standard_normal(3),
               rng.standard_normal(3))

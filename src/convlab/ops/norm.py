@@ -39,12 +39,20 @@ from ..tensor import Tensor
 # the row kernels; per-channel / per-row statistics are float64 accumulators.
 
 
+# With L == 1 (BatchNorm1d on (N, C)) the channel loop is the innermost one, so that it
+# vectorises across channels instead of running a one-iteration loop per value.
+
+
 def _channel_moments(x, mean, var):
     """Per-channel mean and biased variance of x (N, C, L), two passes (no cancellation)."""
     n, c, length = x.shape
     count = n * length
     total = np.zeros(c)
     for i in range(n):
+        if length == 1:
+            for j in range(c):
+                total[j] += x[i, j, 0]
+            continue
         for j in range(c):
             s = 0.0
             for k in range(length):
@@ -54,6 +62,11 @@ def _channel_moments(x, mean, var):
         mean[j] = total[j] / count
         total[j] = 0.0
     for i in range(n):
+        if length == 1:
+            for j in range(c):
+                d = x[i, j, 0] - mean[j]
+                total[j] += d * d
+            continue
         for j in range(c):
             m = mean[j]
             s = 0.0
@@ -69,6 +82,10 @@ def _channel_normalize(x, center, scale, shift, out):
     """out[n, c, l] = (x[n, c, l] - center[c]) * scale[c] + shift[c]."""
     n, c, length = x.shape
     for i in range(n):
+        if length == 1:
+            for j in range(c):
+                out[i, j, 0] = (x[i, j, 0] - center[j]) * scale[j] + shift[j]
+            continue
         for j in range(c):
             m = center[j]
             a = scale[j]
@@ -84,6 +101,12 @@ def _channel_grad_sums(g, x, mean, sum_g, sum_gxc):
         sum_g[j] = 0.0
         sum_gxc[j] = 0.0
     for i in range(n):
+        if length == 1:
+            for j in range(c):
+                gv = g[i, j, 0]
+                sum_g[j] += gv
+                sum_gxc[j] += gv * (x[i, j, 0] - mean[j])
+            continue
         for j in range(c):
             m = mean[j]
             s1 = 0.0
@@ -96,17 +119,23 @@ def _channel_grad_sums(g, x, mean, sum_g, sum_gxc):
             sum_gxc[j] += s2
 
 
-def _channel_input_grad(g, x, mean, mean_g, proj, gscale, out):
-    """out = (g - mean_g[c] - (x - mean[c]) proj[c]) gscale[c]: batch norm's training dx."""
+def _channel_input_grad(g, x, gain, mean, mean_g, proj, scale, out):
+    """out = (g gain[c] - mean_g[c] - (x - mean[c]) proj[c]) scale[c]: the closed-form dx of
+    batch norm (gain 1, scale w / σ) and of group norm viewed per (sample, channel) (gain w)."""
     n, c, length = x.shape
     for i in range(n):
+        if length == 1:
+            for j in range(c):
+                out[i, j, 0] = (g[i, j, 0] * gain[j] - mean_g[j] - (x[i, j, 0] - mean[j]) * proj[j]) * scale[j]
+            continue
         for j in range(c):
+            a = gain[j]
             m = mean[j]
             mg = mean_g[j]
             p = proj[j]
-            s = gscale[j]
+            s = scale[j]
             for k in range(length):
-                out[i, j, k] = (g[i, j, k] - mg - (x[i, j, k] - m) * p) * s
+                out[i, j, k] = (g[i, j, k] * a - mg - (x[i, j, k] - m) * p) * s
 
 
 def _row_norm(x, w, b, eps, y, mean, rstd):
@@ -223,16 +252,18 @@ def channel_grad_sums(g3, x3, mean):
     return g3.sum(axis=(0, 2), dtype=acc), xp.einsum("ncl,ncl->c", g3, x3 - mean[:, None]).astype(acc, copy=False)
 
 
-def _channel_input_grad_arrays(g3, x3, mean, mean_g, proj, gscale):
+def channel_input_grad(g3, x3, gain, mean, mean_g, proj, scale):
+    """``(g3 gain[c] - mean_g[c] - (x3 - mean[c]) proj[c]) scale[c]`` for (N, C, L) arrays and
+    (C,) coefficients of their dtype (see :func:`_channel_input_grad`)."""
     if _use_kernels(x3):
         out = np.empty_like(x3)
-        _kernel("_channel_input_grad")(g3, x3, mean, mean_g, proj, gscale, out)
+        _kernel("_channel_input_grad")(g3, x3, gain, mean, mean_g, proj, scale, out)
         return out
     dx = x3 - mean[:, None]
     dx *= -proj[:, None]
-    dx += g3
+    dx += g3 * gain[:, None]
     dx -= mean_g[:, None]
-    dx *= gscale[:, None]
+    dx *= scale[:, None]
     return dx
 
 
@@ -315,7 +346,8 @@ class BatchNorm(Function):
                 count = ctx.shape[0] * ctx.shape[2]
                 mean_g = (sum_g / count).astype(dtype, copy=False)
                 proj = (sum_gxc * invstd * invstd / count).astype(dtype, copy=False)
-                dx = _channel_input_grad_arrays(g3, ctx.x3, mean, mean_g, proj, gscale)
+                gain = array_module(g3).ones_like(gscale)
+                dx = channel_input_grad(g3, ctx.x3, gain, mean, mean_g, proj, gscale)
             else:
                 dx = g3 * gscale[:, None]
             dx = dx.reshape(g.shape)
@@ -407,8 +439,9 @@ class GroupNorm(Function):
 
         dx = (gw - mean(gw) - x̂ mean(gw x̂)) / σ,   dw[c] = Σ_{n,l} g x̂,   db[c] = Σ_{n,l} g
 
-    computed from per-(n, c) sums S1 = Σ_l g and S2 = Σ_l g (x - μ), so only one pass builds them.
-    Instance norm is the case G = C.
+    The data are only ever viewed, never transposed: (1, N*G, K*L) for the statistics and
+    (1, N*C, L) for the elementwise passes, so the batch-norm channel kernels do the work with
+    per-(sample, channel) coefficients. Instance norm is the case G = C.
 
     Shape: input (N, C, *) -> same; weight, bias (C,).
     """
@@ -416,52 +449,50 @@ class GroupNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, num_groups, eps):
         xp = array_module(x)
-        n, c = x.shape[:2]
-        acc, dtype = _acc_dtype(x.dtype), x.dtype.type
-        x4 = x.reshape(n, num_groups, c // num_groups, math.prod(x.shape[2:]))
-        mean = x4.mean(axis=(2, 3), dtype=acc)  # (N, G)
-        rstd = 1 / xp.sqrt(x4.var(axis=(2, 3), dtype=acc) + eps)
-        mean, rstd = mean.astype(dtype, copy=False), rstd.astype(dtype, copy=False)
-        # per (n, c): y = x * scale + shift, one pass over the data
-        scale = xp.repeat(rstd, c // num_groups, axis=1)  # (N, C)
+        n, c, length = _as_3d(x.shape)
+        k = c // num_groups
+        dtype = x.dtype.type
+        x1 = _contiguous(x.reshape(1, n * c, length))
+        mean, var = channel_moments(x1.reshape(1, n * num_groups, k * length))
+        rstd = (1 / xp.sqrt(var + eps)).astype(dtype, copy=False)  # (N*G,)
+        mean = mean.astype(dtype, copy=False)
+        scale = xp.repeat(rstd, k)
         if weight is not None:
-            scale = scale * weight
-        shift = -xp.repeat(mean, c // num_groups, axis=1) * scale
-        if bias is not None:
-            shift += bias
-        x3 = x.reshape(_as_3d(x.shape))
-        y = x3 * scale[:, :, None]
-        y += shift[:, :, None]
-        ctx.x3, ctx.mean, ctx.rstd, ctx.weight, ctx.num_groups = x3, mean, rstd, weight, num_groups
+            scale = (scale.reshape(n, c) * weight).reshape(-1)
+        shift = xp.zeros(n * c, dtype) if bias is None else xp.tile(bias, n)
+        y = channel_normalize(x1, xp.repeat(mean, k), scale, shift)
+        ctx.x1, ctx.mean, ctx.rstd, ctx.weight, ctx.num_groups = x1, mean, rstd, weight, num_groups
         return y.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad
         xp = array_module(g)
-        x3, mean, rstd, weight, groups = ctx.x3, ctx.mean, ctx.rstd, ctx.weight, ctx.num_groups
-        n, c, length = x3.shape
-        k = c // groups
-        g3 = g.reshape(x3.shape)
-        xc = x3 - xp.repeat(mean, k, axis=1)[:, :, None]  # x - μ, (N, C, L)
-        s1 = g3.sum(axis=2)  # Σ_l g, (N, C)
-        s2 = xp.einsum("ncl,ncl->nc", g3, xc)  # Σ_l g (x - μ)
-        rstd_c = xp.repeat(rstd, k, axis=1)  # (N, C)
-        dw = (s2 * rstd_c).sum(axis=0) if need_w else None
-        db = s1.sum(axis=0) if need_b else None
+        x1, mean, rstd, weight, groups = ctx.x1, ctx.mean, ctx.rstd, ctx.weight, ctx.num_groups
+        n, c = g.shape[:2]
+        k, length = c // groups, x1.shape[2]
+        dtype = g.dtype.type
+        g1 = _contiguous(g.reshape(x1.shape))
+        center = xp.repeat(mean, k)
+        sum_g, sum_gxc = channel_grad_sums(g1, x1, center)  # per (sample, channel)
+        sum_g, sum_gxc = sum_g.reshape(n, c), sum_gxc.reshape(n, c)
+        rstd_nc = xp.repeat(rstd, k).reshape(n, c)
+        dw = (sum_gxc * rstd_nc).sum(axis=0).astype(dtype, copy=False) if need_w else None
+        db = sum_g.sum(axis=0).astype(dtype, copy=False) if need_b else None
         dx = None
         if need_x:
             w = 1 if weight is None else weight
             count = k * length
-            # per group: mean(gw) and mean(gw x̂) / σ = Σ gw (x - μ) σ⁻² / count
-            mean_gw = (s1 * w).reshape(n, groups, k).sum(axis=2) / count
-            proj = (s2 * w).reshape(n, groups, k).sum(axis=2) * rstd * rstd / count
-            dx = xc
-            dx *= -xp.repeat(proj, k, axis=1)[:, :, None]
-            dx += g3 if weight is None else g3 * weight[:, None]
-            dx -= xp.repeat(mean_gw, k, axis=1)[:, :, None]
-            dx *= rstd_c[:, :, None]
-            dx = dx.reshape(g.shape)
+            # per group: mean(gw), and mean(gw x̂) / σ = Σ gw (x - μ) σ⁻² / count
+            mean_gw = (sum_g * w).reshape(n, groups, k).sum(axis=2).reshape(-1) / count
+            proj = (sum_gxc * w).reshape(n, groups, k).sum(axis=2).reshape(-1) * rstd * rstd / count
+            gain = xp.ones(n * c, dtype) if weight is None else xp.tile(weight, n)
+            dx = channel_input_grad(
+                g1, x1, gain, center,
+                xp.repeat(mean_gw, k).astype(dtype, copy=False),
+                xp.repeat(proj, k).astype(dtype, copy=False),
+                xp.repeat(rstd, k),
+            ).reshape(g.shape)
         return dx, dw, db
 
 
