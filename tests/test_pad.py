@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from parity import both_raise, check, gradcheck
 
 import convlab
-import convlab.nn as nn
 import convlab.nn.functional as F
-from parity import both_raise, check, gradcheck, to_torch
+from convlab import nn
 
 
 def _random_pad_case(rng, mode):
@@ -35,7 +35,7 @@ def _random_pad_case(rng, mode):
 
 def _wraps_cropped_input_twice(shape, amounts):
     k = len(amounts) // 2
-    for i, n in enumerate(shape[len(shape) - k:]):
+    for i, n in enumerate(shape[len(shape) - k :]):
         left, right = amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1]
         if max(left, right) > n - max(-left, 0) - max(-right, 0):
             return True
@@ -53,7 +53,9 @@ def test_pad_matches_torch_on_random_cases(mode, dtype):
         shape, amounts = _random_pad_case(rng, mode)
         x = rng.standard_normal(shape).astype(dtype)
         value = float(rng.uniform(-2, 2)) if mode == "constant" else None
-        check(lambda t: F.pad(t, amounts, mode=mode, value=value), lambda t: TF.pad(t, amounts, mode=mode, value=value), x)
+        check(
+            lambda t: F.pad(t, amounts, mode=mode, value=value), lambda t: TF.pad(t, amounts, mode=mode, value=value), x
+        )
 
 
 @pytest.mark.parametrize(
@@ -136,12 +138,16 @@ def test_pad_does_not_modify_the_incoming_gradient():
     ],
 )
 def test_pad_bad_input(shape, amounts, kwargs, match):
-    both_raise(lambda t: F.pad(t, amounts, **kwargs), lambda t: TF.pad(t, amounts, **kwargs), np.zeros(shape), match=match)
+    both_raise(
+        lambda t: F.pad(t, amounts, **kwargs), lambda t: TF.pad(t, amounts, **kwargs), np.zeros(shape), match=match
+    )
 
 
 def test_circular_pad_refuses_to_wrap_a_cropped_input_twice():
     # PyTorch copies overlapping memory here (an error or uninitialised values, depending on the batch).
-    with pytest.raises(ValueError, match="wrap around the cropped input \\(size 2\\) more than once; expected padding <= 2"):
+    with pytest.raises(
+        ValueError, match="wrap around the cropped input \\(size 2\\) more than once; expected padding <= 2"
+    ):
         F.pad(convlab.zeros(2, 1, 4), (3, -2), mode="circular")
 
 
@@ -151,7 +157,9 @@ def test_pad_rejects_non_tensor_input():
 
 
 # ---------------------------------------------------------------------------------- layers
-PAD_LAYERS = [f"{kind}Pad{n}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular") for n in (1, 2, 3)]
+PAD_LAYERS = [
+    f"{kind}Pad{n}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular") for n in (1, 2, 3)
+]
 
 
 def _layer_args(name, padding):
@@ -174,7 +182,9 @@ def test_padding_layer_repr_and_parity(name):
 
 
 def test_padding_layer_errors_name_the_layer():
-    with pytest.raises(TypeError, match=r"ReflectionPad2d\(\): padding must be an int or a tuple of 4 ints, got \(1, 2\)"):
+    with pytest.raises(
+        TypeError, match=r"ReflectionPad2d\(\): padding must be an int or a tuple of 4 ints, got \(1, 2\)"
+    ):
         nn.ReflectionPad2d((1, 2))
     with pytest.raises(TypeError, match=r"ZeroPad1d\(\): padding must be an int or a tuple of 2 ints, got 1.5"):
         nn.ZeroPad1d(1.5)
@@ -183,6 +193,10 @@ def test_padding_layer_errors_name_the_layer():
         "CircularPad2d((1, 1, 1, 1)): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape (1, 1, 1, 3, 3)"
     )
     err = both_raise(nn.ReflectionPad1d(3), torch.nn.ReflectionPad1d(3), np.zeros((2, 1, 3)))
-    assert str(err).startswith("ReflectionPad1d((3, 3)): reflect padding must be less than the input size, got padding (3, 3)")
+    assert str(err).startswith(
+        "ReflectionPad1d((3, 3)): reflect padding must be less than the input size, got padding (3, 3)"
+    )
     err = both_raise(nn.ZeroPad2d(-2), torch.nn.ZeroPad2d(-2), np.zeros((2, 1, 3, 3)))
-    assert str(err).startswith("ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 (size 3) gives a negative output size -1")
+    assert str(err).startswith(
+        "ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 (size 3) gives a negative output size -1"
+    )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from parity import both_raise, check, gradcheck
 
 import convlab
-import convlab.nn as nn
 import convlab.nn.functional as F
+from convlab import nn
 from convlab.ops import upsample
 from convlab.ops.pool import _apply_along_spatial
-from parity import both_raise, check, gradcheck
 
 MODES = ["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area", "bilinear-aa", "bicubic-aa"]
 MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
@@ -35,7 +38,10 @@ def _random_case(rng, mode):
         else:
             factors = tuple(float(rng.choice(FACTORS)) for _ in range(n))
             kwargs["scale_factor"] = factors if rng.random() < 0.6 else factors[0]
-            out = tuple(int(s * f) for s, f in zip(spatial, factors if isinstance(kwargs["scale_factor"], tuple) else (factors[0],) * n))
+            out = tuple(
+                int(s * f)
+                for s, f in zip(spatial, factors if isinstance(kwargs["scale_factor"], tuple) else (factors[0],) * n)
+            )
             kwargs["recompute_scale_factor"] = [None, True, False][int(rng.integers(3))]
         if min(out) < 1:
             continue
@@ -148,7 +154,10 @@ def test_gpu_formulation_matches_the_cpu_kernel(mode):
     g = np.random.default_rng(5).standard_normal(y.shape)
     np.testing.assert_allclose(upsample.resample(x, taps), _apply_along_spatial(x, matrices), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(
-        upsample.resample_transpose(g, taps, x.shape[2:]), _apply_along_spatial(g, [m.T for m in matrices]), rtol=1e-12, atol=1e-12
+        upsample.resample_transpose(g, taps, x.shape[2:]),
+        _apply_along_spatial(g, [m.T for m in matrices]),
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 
@@ -157,30 +166,61 @@ def test_gpu_formulation_matches_the_cpu_kernel(mode):
     [
         ((1, 1, 4, 4), dict(size=2, scale_factor=2), "give either size or scale_factor, not both"),
         ((1, 1, 4, 4), dict(), "either size or scale_factor must be given, got neither"),
-        ((1, 1, 4, 4), dict(scale_factor=2, align_corners=True), "align_corners can only be set with the interpolating modes"),
-        ((1, 1, 4, 4), dict(scale_factor=2, mode="area", align_corners=False), "got align_corners=False with mode='area'"),
-        ((1, 1, 4), dict(scale_factor=2, mode="bilinear"), "mode 'bilinear' expects a 4-D input (N, C, H, W), got a 3-D input"),
-        ((1, 1, 4, 4), dict(scale_factor=2, mode="linear"), "mode 'linear' expects a 3-D input (N, C, L), got a 4-D input"),
+        (
+            (1, 1, 4, 4),
+            dict(scale_factor=2, align_corners=True),
+            "align_corners can only be set with the interpolating modes",
+        ),
+        (
+            (1, 1, 4, 4),
+            dict(scale_factor=2, mode="area", align_corners=False),
+            "got align_corners=False with mode='area'",
+        ),
+        (
+            (1, 1, 4),
+            dict(scale_factor=2, mode="bilinear"),
+            "mode 'bilinear' expects a 4-D input (N, C, H, W), got a 3-D input",
+        ),
+        (
+            (1, 1, 4, 4),
+            dict(scale_factor=2, mode="linear"),
+            "mode 'linear' expects a 3-D input (N, C, L), got a 4-D input",
+        ),
         ((1, 1, 4, 4), dict(scale_factor=2, mode="trilinear"), "mode 'trilinear' expects a 5-D input"),
         ((1, 1, 4, 4, 4), dict(scale_factor=2, mode="bicubic"), "mode 'bicubic' expects a 4-D input"),
         ((1, 4), dict(scale_factor=2), "expected a 3-D, 4-D or 5-D input"),
         ((1, 1, 4, 4), dict(size=(2, 3, 4)), "size must have one entry per spatial dim of the input (4, 4) (2)"),
         ((1, 1, 4, 4), dict(scale_factor=(2, 3, 4)), "scale_factor must have one entry per spatial dim"),
         ((1, 1, 4, 4), dict(size=(2.5, 3)), "size must be an int or a tuple of 2 ints, got size=(2.5, 3)"),
-        ((1, 1, 4, 4), dict(size=4, recompute_scale_factor=True), "recompute_scale_factor=True is only meaningful with scale_factor"),
+        (
+            (1, 1, 4, 4),
+            dict(size=4, recompute_scale_factor=True),
+            "recompute_scale_factor=True is only meaningful with scale_factor",
+        ),
         ((1, 1, 4, 4), dict(scale_factor=0.2), "spatial sizes must be positive, got input (4, 4) and output (0, 0)"),
         ((1, 1, 4, 4), dict(size=(0, 2)), "got input (4, 4) and output (0, 2)"),
         ((1, 1, 4, 4), dict(scale_factor=2, mode="linear-ish"), "unknown mode 'linear-ish'"),
-        ((1, 1, 4), dict(scale_factor=0.5, mode="linear", antialias=True), "antialias=True needs mode 'bilinear' or 'bicubic'"),
+        (
+            (1, 1, 4),
+            dict(scale_factor=0.5, mode="linear", antialias=True),
+            "antialias=True needs mode 'bilinear' or 'bicubic'",
+        ),
     ],
 )
 def test_interpolate_bad_input(shape, kwargs, match):
-    err = both_raise(lambda t: F.interpolate(t, **kwargs), lambda t: TF.interpolate(t, **kwargs), np.zeros(shape, np.float32), match=match)
+    err = both_raise(
+        lambda t: F.interpolate(t, **kwargs),
+        lambda t: TF.interpolate(t, **kwargs),
+        np.zeros(shape, np.float32),
+        match=match,
+    )
     assert str(err).startswith("interpolate(): ")
 
 
 def test_interpolate_rejects_integer_input_for_interpolating_modes():
-    with pytest.raises(TypeError, match=r"interpolate\(\): mode 'bilinear' expects a floating-point input, got dtype int64"):
+    with pytest.raises(
+        TypeError, match=r"interpolate\(\): mode 'bilinear' expects a floating-point input, got dtype int64"
+    ):
         F.interpolate(convlab.zeros(1, 1, 2, 2, dtype=convlab.int64), scale_factor=2, mode="bilinear")
 
 
@@ -206,10 +246,28 @@ def test_pixel_shuffle_gradcheck():
 @pytest.mark.parametrize(
     "fn, torch_fn, shape, factor, match",
     [
-        (F.pixel_shuffle, TF.pixel_shuffle, (1, 5, 2, 2), 2, "channel dim (-3) must be divisible by upscale_factor^2 = 4, got 5"),
-        (F.pixel_shuffle, TF.pixel_shuffle, (4, 2), 2, "expected an input with at least 3 dims (*, C, H, W), got shape (4, 2)"),
+        (
+            F.pixel_shuffle,
+            TF.pixel_shuffle,
+            (1, 5, 2, 2),
+            2,
+            "channel dim (-3) must be divisible by upscale_factor^2 = 4, got 5",
+        ),
+        (
+            F.pixel_shuffle,
+            TF.pixel_shuffle,
+            (4, 2),
+            2,
+            "expected an input with at least 3 dims (*, C, H, W), got shape (4, 2)",
+        ),
         (F.pixel_shuffle, TF.pixel_shuffle, (1, 4, 2, 2), 0, "upscale_factor must be positive, got 0"),
-        (F.pixel_unshuffle, TF.pixel_unshuffle, (1, 1, 5, 4), 2, "height and width must be divisible by downscale_factor = 2, got (H, W) = (5, 4)"),
+        (
+            F.pixel_unshuffle,
+            TF.pixel_unshuffle,
+            (1, 1, 5, 4),
+            2,
+            "height and width must be divisible by downscale_factor = 2, got (H, W) = (5, 4)",
+        ),
         (F.pixel_unshuffle, TF.pixel_unshuffle, (1, 1, 4, 4), -1, "downscale_factor must be positive, got -1"),
     ],
 )
@@ -250,11 +308,50 @@ def test_upsampling_layer_repr_and_parity(name, args, kwargs, shape):
 def test_upsampling_layer_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"Upsample\(\): unknown mode 'cubic'"):
         nn.Upsample(scale_factor=2, mode="cubic")
-    with pytest.raises(ValueError, match=r"Upsample\(\): give exactly one of size and scale_factor, got size=None, scale_factor=None"):
+    with pytest.raises(
+        ValueError, match=r"Upsample\(\): give exactly one of size and scale_factor, got size=None, scale_factor=None"
+    ):
         nn.Upsample()
     with pytest.raises(ValueError, match=r"PixelShuffle\(\): upscale_factor must be positive, got 0"):
         nn.PixelShuffle(0)
-    err = both_raise(nn.Upsample(scale_factor=2, mode="bilinear"), torch.nn.Upsample(scale_factor=2, mode="bilinear"), np.zeros((1, 2, 3)))
+    err = both_raise(
+        nn.Upsample(scale_factor=2, mode="bilinear"),
+        torch.nn.Upsample(scale_factor=2, mode="bilinear"),
+        np.zeros((1, 2, 3)),
+    )
     assert str(err).startswith("Upsample(scale_factor=2.0, mode='bilinear'): mode 'bilinear' expects a 4-D input")
     err = both_raise(nn.PixelShuffle(2), torch.nn.PixelShuffle(2), np.zeros((1, 6, 2, 2)))
-    assert str(err).startswith("PixelShuffle(upscale_factor=2): the channel dim (-3) must be divisible by upscale_factor^2 = 4")
+    assert str(err).startswith(
+        "PixelShuffle(upscale_factor=2): the channel dim (-3) must be divisible by upscale_factor^2 = 4"
+    )
+
+
+# ---------------------------------------------------------------------------------- the guide
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "padding_and_upsampling.md"
+
+
+def _guide_blocks():
+    """The guide's Python examples, each with the F names its ``# requires:`` line lists."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+    assert len(blocks) >= 10, "docs/padding_and_upsampling.md lost its examples"
+    required = [re.match(r"# requires: (.*)\n", b) for b in blocks]
+    return [(b, [] if r is None else [n.strip() for n in r.group(1).split(",")]) for b, r in zip(blocks, required)]
+
+
+def test_guide_examples_run():
+    namespace = {}
+    for i, (code, needs) in enumerate(_guide_blocks()):
+        if not needs:
+            exec(compile(code, f"docs/padding_and_upsampling.md (example {i + 1})", "exec"), namespace)
+
+
+def test_guide_convolution_examples_run():
+    blocks = _guide_blocks()
+    missing = sorted({n for _, needs in blocks for n in needs if not hasattr(F, n)})
+    if missing:
+        pytest.skip(f"convlab.nn.functional has no {', '.join(missing)} yet")
+    namespace = {}
+    exec(blocks[0][0], namespace)  # the imports
+    for i, (code, needs) in enumerate(blocks):
+        if needs:
+            exec(compile(code, f"docs/padding_and_upsampling.md (example {i + 1})", "exec"), namespace)

@@ -160,7 +160,7 @@ def _fill_steps(plans, padded_shape, middle, lead):
 
 def _at(region, axis, s):
     """``region`` with ``s`` as the slice along ``axis``."""
-    return region[:axis] + (s,) + region[axis + 1:]
+    return region[:axis] + (s,) + region[axis + 1 :]
 
 
 # ---------------------------------------------------------------------------------- public API
@@ -172,7 +172,9 @@ def _pad_amounts(who, pad) -> tuple:
         raise TypeError(f"{who}: argument 'pad' must be a tuple of ints, got {type(pad).__name__}")
     for i, v in enumerate(pad):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-            raise TypeError(f"{who}: argument 'pad' must be a tuple of ints, got {type(v).__name__} at position {i} of {tuple(pad)!r}")
+            raise TypeError(
+                f"{who}: argument 'pad' must be a tuple of ints, got {type(v).__name__} at position {i} of {tuple(pad)!r}"
+            )
     return tuple(int(v) for v in pad)
 
 
@@ -192,7 +194,7 @@ def _check_non_constant(who, input, amounts, mode) -> None:
                 f"{who}: mode {mode!r} expects an input of shape ({'N, ' if ndim == k + 2 else ''}C, *spatial) with "
                 f"non-zero C and spatial sizes (N may be 0), got shape {tuple(input.shape)}"
             )
-    sizes = input.shape[ndim - k:]
+    sizes = input.shape[ndim - k :]
     outs = []
     for i, n in enumerate(sizes):
         left, right = amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1]
@@ -259,7 +261,9 @@ def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
     if mode not in PAD_MODES:
         raise ValueError(f"{who}: unknown padding mode {mode!r}; expected one of {PAD_MODES}")
     if len(amounts) % 2:
-        raise ValueError(f"{who}: the pad tuple must have an even length (a (left, right) pair per dim), got {amounts} of length {len(amounts)}")
+        raise ValueError(
+            f"{who}: the pad tuple must have an even length (a (left, right) pair per dim), got {amounts} of length {len(amounts)}"
+        )
     if len(amounts) > 2 * input.ndim:
         raise ValueError(
             f"{who}: the pad tuple {amounts} has {len(amounts)} values but a {input.ndim}-D input of shape "
@@ -269,7 +273,7 @@ def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
         raise ValueError(f"{who}: padding mode {mode!r} does not take a fill value, got value={value!r}")
     k = len(amounts) // 2
     if mode == "constant":
-        for i, n in enumerate(input.shape[input.ndim - k:]):
+        for i, n in enumerate(input.shape[input.ndim - k :]):
             left, right = amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1]
             if n + left + right < 0:
                 raise ValueError(
@@ -278,6 +282,8 @@ def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
                 )
     else:
         _check_non_constant(who, input, amounts, mode)
-    sizes = input.shape[input.ndim - k:]
-    plans = tuple(_axis_plan(n, amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1], mode) for i, n in enumerate(sizes))
+    sizes = input.shape[input.ndim - k :]
+    plans = tuple(
+        _axis_plan(n, amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1], mode) for i, n in enumerate(sizes)
+    )
     return Pad.apply(input, plans=plans, mode=mode, value=0 if value is None else value)

@@ -37,6 +37,7 @@ gradient runs the transposed passes in reverse order. On a GPU each axis' taps b
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -144,7 +145,9 @@ def _cubic_taps(in_size: int, out_size: int, scale: float, align_corners: bool) 
     t = np.clip(src - i0, 0.0, 1.0)
     index = np.clip(i0[:, None] + np.arange(-1, 3), 0, in_size - 1)
     a = _CUBIC_A
-    weight = np.stack([_cubic_conv2(t + 1, a), _cubic_conv1(t, a), _cubic_conv1(1 - t, a), _cubic_conv2(2 - t, a)], axis=1)
+    weight = np.stack(
+        [_cubic_conv2(t + 1, a), _cubic_conv1(t, a), _cubic_conv1(1 - t, a), _cubic_conv2(2 - t, a)], axis=1
+    )
     return Taps(index, weight)
 
 
@@ -190,7 +193,7 @@ def _numba_kernels():
 
     @numba.njit(nogil=True, cache=True)
     def resample(x, d_index, d_weight, h_index, h_weight, w_index, w_weight, out):
-        planes, in_d, in_h, in_w = x.shape
+        planes, in_d, in_h = x.shape[0], x.shape[1], x.shape[2]
         out_d, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
         kd, kh, kw = d_index.shape[1], h_index.shape[1], w_index.shape[1]
         rows = np.empty((in_d, in_h, out_w), dtype=out.dtype)  # after the W pass
@@ -287,7 +290,7 @@ def _run_on_planes(kernel, source, args, target):
     pool, threads = pool
     chunks = min(threads, planes)
     bounds = [planes * k // chunks for k in range(chunks + 1)]
-    futures = [pool.submit(kernel, source[lo:hi], *args, target[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    futures = [pool.submit(kernel, source[lo:hi], *args, target[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
     for future in futures:
         future.result()
 
@@ -434,11 +437,15 @@ def _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mod
     n = input.ndim - 2
     spatial = tuple(input.shape[2:])
     if size is not None and scale_factor is not None:
-        raise ValueError(f"{who}: give either size or scale_factor, not both (got size={size!r}, scale_factor={scale_factor!r})")
+        raise ValueError(
+            f"{who}: give either size or scale_factor, not both (got size={size!r}, scale_factor={scale_factor!r})"
+        )
     if size is None and scale_factor is None:
         raise ValueError(f"{who}: either size or scale_factor must be given, got neither")
     if recompute_scale_factor and size is not None:
-        raise ValueError(f"{who}: recompute_scale_factor=True is only meaningful with scale_factor, not with an explicit size")
+        raise ValueError(
+            f"{who}: recompute_scale_factor=True is only meaningful with scale_factor, not with an explicit size"
+        )
     if size is not None:
         sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * n
         if len(sizes) != n:
@@ -456,7 +463,9 @@ def _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mod
                 f"got scale_factor={scale_factor!r}"
             )
         if not all(isinstance(f, numbers.Real) and not isinstance(f, bool) for f in factors):
-            raise TypeError(f"{who}: scale_factor must be a number or a tuple of {n} numbers, got scale_factor={scale_factor!r}")
+            raise TypeError(
+                f"{who}: scale_factor must be a number or a tuple of {n} numbers, got scale_factor={scale_factor!r}"
+            )
         factors = tuple(float(f) for f in factors)
         out_size = tuple(math.floor(s * f) for s, f in zip(spatial, factors))
         # area always works from sizes; otherwise the kernels use 1/scale_factor unless told to recompute.
@@ -469,7 +478,15 @@ def _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mod
     return out_size, scales
 
 
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None, antialias=False):
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+):
     """Resize the spatial dims of ``input`` (upsampling or downsampling), PyTorch's
     ``torch.nn.functional.interpolate``.
 
@@ -516,7 +533,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                   [2.0000, 2.5000, 3.0000],
                   [3.0000, 3.5000, 4.0000]]]])
     """
-    return checked_interpolate("interpolate()", input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+    return checked_interpolate(
+        "interpolate()", input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
+    )
 
 
 def checked_interpolate(who, input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
@@ -567,7 +586,9 @@ def checked_interpolate(who, input, size, scale_factor, mode, align_corners, rec
     elif antialias:
         cubic = mode == "bicubic"
         # PyTorch's anti-aliased backward filters every axis, even one whose size is unchanged.
-        backward_taps = tuple(_antialias_taps(i, o, _source_scale(i, o, s, align_corners), cubic) for i, o, s in geometry)
+        backward_taps = tuple(
+            _antialias_taps(i, o, _source_scale(i, o, s, align_corners), cubic) for i, o, s in geometry
+        )
         taps = tuple(_identity_taps(o) if i == o else t for (i, o, _), t in zip(geometry, backward_taps))
     elif mode == "bicubic":
         taps = tuple(_cubic_taps(i, o, _source_scale(i, o, s, align_corners), align_corners) for i, o, s in geometry)

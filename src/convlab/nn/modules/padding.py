@@ -18,6 +18,7 @@ _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 def _padding_tuple(layer: str, padding, n: int) -> tuple:
     """``padding`` as a tuple of ``2 n`` ints (an int is repeated), as PyTorch's ``_ntuple``."""
+
     def is_int(v):
         return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 

@@ -49,7 +49,9 @@ class Upsample(Module):
         (1, 3, 16, 16)
     """
 
-    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None):
+    def __init__(
+        self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None, recompute_scale_factor=None
+    ):
         super().__init__()
         self.name = type(self).__name__
         self.size = size
@@ -63,11 +65,20 @@ class Upsample(Module):
         if mode not in INTERPOLATE_MODES:
             raise ValueError(f"{self.name}(): unknown mode {mode!r}; expected one of {INTERPOLATE_MODES}")
         if (size is None) == (self.scale_factor is None):
-            raise ValueError(f"{self.name}(): give exactly one of size and scale_factor, got size={size!r}, scale_factor={scale_factor!r}")
+            raise ValueError(
+                f"{self.name}(): give exactly one of size and scale_factor, got size={size!r}, scale_factor={scale_factor!r}"
+            )
 
     def forward(self, input):
         return checked_interpolate(
-            repr(self), input, self.size, self.scale_factor, self.mode, self.align_corners, self.recompute_scale_factor, False
+            repr(self),
+            input,
+            self.size,
+            self.scale_factor,
+            self.mode,
+            self.align_corners,
+            self.recompute_scale_factor,
+            False,
         )
 
     def extra_repr(self) -> str:
