@@ -332,15 +332,15 @@ class BatchNorm(Function):
         g3 = _contiguous(g.reshape(ctx.shape))
         mean, invstd, weight, dtype = ctx.mean, ctx.invstd, ctx.weight, g.dtype.type
         gscale = invstd if weight is None else invstd * weight
-        dx = dw = db = None
-        if ctx.training or need_w or need_b:
-            sum_g, sum_gxc = channel_grad_sums(g3, ctx.x3, mean) if ctx.training or need_w else (None, None)
-            if sum_g is None:  # evaluation, only the bias gradient
-                sum_g = g3.sum(axis=(0, 2), dtype=_acc_dtype(g3.dtype))
-            if need_w:
-                dw = (sum_gxc * invstd).astype(dtype, copy=False)
-            if need_b:
-                db = sum_g.astype(dtype, copy=False)
+        dx = dw = db = sum_g = sum_gxc = None
+        if ctx.training or need_w:
+            sum_g, sum_gxc = channel_grad_sums(g3, ctx.x3, mean)
+        elif need_b:  # evaluation, only the bias gradient
+            sum_g = g3.sum(axis=(0, 2), dtype=_acc_dtype(g3.dtype))
+        if need_w:
+            dw = (sum_gxc * invstd).astype(dtype, copy=False)
+        if need_b:
+            db = sum_g.astype(dtype, copy=False)
         if need_x:
             if ctx.training:
                 count = ctx.shape[0] * ctx.shape[2]
