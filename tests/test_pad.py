@@ -200,3 +200,22 @@ def test_padding_layer_errors_name_the_layer():
     assert str(err).startswith(
         "ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 (size 3) gives a negative output size -1"
     )
+
+
+# ---------------------------------------------------------------------------------- GPU
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_on_gpu_matches_cpu(mode):
+    pytest.importorskip("cupy")
+    if not convlab.backend.cuda_is_available():
+        pytest.skip("CuPy is installed but no CUDA device is visible")
+    rng = np.random.default_rng(MODES.index(mode))
+    shape, amounts = _random_pad_case(rng, mode)
+    x = rng.standard_normal(shape).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        t = convlab.tensor(x, device=device, requires_grad=True)
+        y = F.pad(t, amounts, mode=mode, value=0.5 if mode == "constant" else None)
+        (y * y).sum().backward()
+        results.append((y.detach().cpu().numpy(), t.grad.cpu().numpy()))
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)

@@ -355,3 +355,34 @@ def test_guide_convolution_examples_run():
     for i, (code, needs) in enumerate(blocks):
         if needs:
             exec(compile(code, f"docs/padding_and_upsampling.md (example {i + 1})", "exec"), namespace)
+
+
+# ---------------------------------------------------------------------------------- GPU
+@pytest.mark.parametrize("mode", MODES)
+def test_interpolate_on_gpu_matches_cpu(mode):
+    """CuPy takes the dense-matrix path: same values and gradients as the CPU kernel."""
+    pytest.importorskip("cupy")
+    if not convlab.backend.cuda_is_available():
+        pytest.skip("CuPy is installed but no CUDA device is visible")
+    rng = np.random.default_rng(MODES.index(mode) + 100)
+    shape, kwargs = _random_case(rng, mode)
+    x = rng.standard_normal(shape).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        t = convlab.tensor(x, device=device, requires_grad=True)
+        y = F.interpolate(t, **kwargs)
+        (y * y).sum().backward()
+        results.append((y.detach().cpu().numpy(), t.grad.cpu().numpy()))
+    for cpu, gpu in zip(*results):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_pixel_shuffle_on_gpu_matches_cpu():
+    pytest.importorskip("cupy")
+    if not convlab.backend.cuda_is_available():
+        pytest.skip("CuPy is installed but no CUDA device is visible")
+    x = np.random.default_rng(9).standard_normal((2, 8, 3, 4)).astype(np.float32)
+    cpu = F.pixel_shuffle(convlab.tensor(x), 2).numpy()
+    gpu = F.pixel_shuffle(convlab.tensor(x, device="cuda"), 2)
+    np.testing.assert_array_equal(gpu.cpu().numpy(), cpu)
+    np.testing.assert_array_equal(F.pixel_unshuffle(gpu, 2).cpu().numpy(), x)

@@ -245,7 +245,7 @@ def pad(input, pad, mode: str = "constant", value=None):
         >>> x = convlab.arange(4.0).reshape(1, 1, 4)
         >>> F.pad(x, (2, 1), mode="reflect")
         tensor([[[2., 1., 0., 1., 2., 3., 2.]]])
-        >>> F.pad(x, (1, 1, 1, 1)).shape       # zero padding of a 3x3 conv's "same" output
+        >>> F.pad(x, (1, 1, 1, 1)).shape       # zeros around the last two dims
         (1, 3, 6)
     """
     return checked_pad("pad()", input, pad, mode, value)
