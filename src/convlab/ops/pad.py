@@ -173,7 +173,8 @@ def _pad_amounts(who, pad) -> tuple:
     for i, v in enumerate(pad):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
             raise TypeError(
-                f"{who}: argument 'pad' must be a tuple of ints, got {type(v).__name__} at position {i} of {tuple(pad)!r}"
+                f"{who}: argument 'pad' must be a tuple of ints, "
+                f"got {type(v).__name__} at position {i} of {tuple(pad)!r}"
             )
     return tuple(int(v) for v in pad)
 
@@ -262,7 +263,8 @@ def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
         raise ValueError(f"{who}: unknown padding mode {mode!r}; expected one of {PAD_MODES}")
     if len(amounts) % 2:
         raise ValueError(
-            f"{who}: the pad tuple must have an even length (a (left, right) pair per dim), got {amounts} of length {len(amounts)}"
+            f"{who}: the pad tuple must have an even length (a (left, right) pair per dim), "
+            f"got {amounts} of length {len(amounts)}"
         )
     if len(amounts) > 2 * input.ndim:
         raise ValueError(
