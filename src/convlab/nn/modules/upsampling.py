@@ -66,7 +66,8 @@ class Upsample(Module):
             raise ValueError(f"{self.name}(): unknown mode {mode!r}; expected one of {INTERPOLATE_MODES}")
         if (size is None) == (self.scale_factor is None):
             raise ValueError(
-                f"{self.name}(): give exactly one of size and scale_factor, got size={size!r}, scale_factor={scale_factor!r}"
+                f"{self.name}(): give exactly one of size and scale_factor, "
+                f"got size={size!r}, scale_factor={scale_factor!r}"
             )
 
     def forward(self, input):
