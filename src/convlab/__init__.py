@@ -59,6 +59,8 @@ from .functions import *  # noqa: F401,F403  torch-style top-level functions (co
 from .functions import __all__ as _function_names
 from . import optim
 from .io import load, save
+from .summary import summary
+from .receptive_field import effective_receptive_field, receptive_field, receptive_field_for_unit
 
 
 class cuda:
@@ -75,4 +77,5 @@ __all__ = [
     "randint", "randn", "randn_like", "randperm", "set_default_dtype", "set_grad_enabled", "set_rng_state", "short",
     "tensor", "uint8", "zeros", "zeros_like", *_function_names,
     "load", "optim", "save",
+    "effective_receptive_field", "receptive_field", "receptive_field_for_unit", "summary",
 ]

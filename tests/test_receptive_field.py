@@ -1,0 +1,265 @@
+"""convlab.receptive_field / receptive_field_for_unit / effective_receptive_field.
+
+The tables are checked three ways: seed 004's worked example (``seed_examples.json``), the
+gradient support of a unit (the input pixels it depends on, found by back-propagation in
+PyTorch), and PyTorch's input gradient for the effective receptive field.
+"""
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+import convlab
+from convlab import nn
+
+SEED_EXAMPLES = json.loads((pathlib.Path(__file__).parents[2] / "shared/examples/seed_examples.json").read_text())
+
+
+# ---------------------------------------------------------------- pairs of equivalent models
+
+
+def _residual(lib):
+    """x -> c(a(x) + b(x)): the sum's units see the union of both windows."""
+
+    class Residual(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = _avg(lib, 3, 1, 1), _avg(lib, 5, 1, 2), _avg(lib, 2, 2, 0)
+
+        def forward(self, x):
+            return self.c(self.a(x) + self.b(x))
+
+    return Residual()
+
+
+def _concat(lib):
+    """Concatenation of a 3x3 and a 7x7 branch along the channels, then a strided pool."""
+    cat = convlab.cat if lib is nn else torch.cat
+
+    class Concat(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.pool = _avg(lib, 3, 1, 1), _avg(lib, 7, 1, 3), _avg(lib, 3, 2, 0)
+
+        def forward(self, x):
+            return self.pool(cat([self.a(x), self.b(x)], 1))
+
+    return Concat()
+
+
+def _gate(lib):
+    """Squeeze-and-excitation style gate: y * mean(y over the map); every unit sees everything."""
+
+    class Gate(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool, self.after = _avg(lib, 2, 2, 0), _avg(lib, 1, 1, 0)
+
+        def forward(self, x):
+            y = self.pool(x)
+            return self.after(y * y.mean((2, 3), keepdim=True))
+
+    return Gate()
+
+
+def _avg(lib, k, s, p):
+    return lib.AvgPool2d(k, stride=s, padding=p)
+
+
+def _torch_twin(model):
+    """The torch model equivalent to a convlab one (Sequentials, pools, upsampling, the blocks above)."""
+    if isinstance(model, nn.Sequential):
+        return torch.nn.Sequential(*[_torch_twin(m) for m in model])
+    for build in (_residual, _concat, _gate):
+        if type(model).__name__ == build.__name__.strip("_").capitalize():
+            return build(torch.nn)
+    if isinstance(model, nn.AvgPool2d):
+        return torch.nn.AvgPool2d(model.kernel_size, model.stride, model.padding)
+    if isinstance(model, nn.Upsample):
+        return torch.nn.Upsample(scale_factor=model.scale_factor, mode=model.mode, align_corners=model.align_corners)
+    raise TypeError(type(model))
+
+
+def _support(torch_model, shape, row_index, unit):
+    """Bounding box [(lo, hi)] in pixel coordinates of the input pixels a unit depends on."""
+    x = torch.randn(1, *shape, dtype=torch.float64, requires_grad=True)
+    calls = []
+    leaves = [m for m in torch_model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(lambda mod, a, out: calls.append(out)) for m in leaves]
+    torch_model(x)
+    for handle in handles:
+        handle.remove()
+    calls[row_index - 1][(0, slice(None), *unit)].sum().backward()
+    nonzero = np.argwhere(x.grad[0].abs().sum(0).numpy() > 0)
+    return [(int(nonzero[:, axis].min()), int(nonzero[:, axis].max()) + 1) for axis in range(nonzero.shape[1])]
+
+
+def _check_against_gradient_support(model, shape, exact=True):
+    table = convlab.receptive_field(model, shape)
+    twin = _torch_twin(model).double()
+    for row in table[1:]:
+        units = {
+            tuple(0 for _ in row.map_size),
+            tuple(n - 1 for n in row.map_size),
+            tuple(n // 2 for n in row.map_size),
+        }
+        for unit in units:
+            region = convlab.receptive_field_for_unit(table, row.layer, unit)
+            support = _support(twin, shape, row.layer, unit)
+            if exact:
+                assert [(lo, hi) for lo, hi in region] == support, (row, unit)
+            else:
+                assert all(lo <= s_lo and s_hi <= hi for (lo, hi), (s_lo, s_hi) in zip(region, support)), (row, unit)
+    return table
+
+
+# ---------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize(
+    "layers,size",
+    [
+        ([(3, 1, 1), (3, 2, 0), (2, 2, 0)], (9, 12)),
+        ([(5, 2, 2), (3, 2, 1), (3, 1, 1)], (16, 16)),
+        ([(4, 3, 1), (2, 1, 0)], (13, 10)),
+    ],
+)
+def test_window_layers_match_gradient_support(layers, size):
+    model = nn.Sequential(*[nn.AvgPool2d(k, stride=s, padding=p) for k, s, p in layers])
+    _check_against_gradient_support(model, (2, *size))
+
+
+@pytest.mark.parametrize("build", [_residual, _concat])
+def test_residual_and_concat_are_unions(build):
+    table = _check_against_gradient_support(build(nn), (1, 11, 11))
+    assert [r.name for r in table] == ["input", "a", "b", "c" if build is _residual else "pool"]
+    assert table[3]["receptive_field"] == (6.0 if build is _residual else 9.0)
+
+
+def test_global_gate_sees_everything():
+    table = _check_against_gradient_support(_gate(nn), (1, 8, 6))
+    assert convlab.receptive_field_for_unit(table, "pool", (0, 0)) == [(0, 2.0), (0, 2.0)]
+    for unit in ((0, 0), (3, 2), (1, 1)):
+        assert convlab.receptive_field_for_unit(table, "after", unit) == [(0, 8), (0, 6)]
+
+
+def test_upsampling_envelope_contains_the_true_field():
+    for mode, align in (("nearest", None), ("bilinear", False), ("bilinear", True)):
+        model = nn.Sequential(
+            nn.AvgPool2d(2, stride=2),
+            nn.Upsample(scale_factor=2, mode=mode, align_corners=align),
+            nn.AvgPool2d(3, 1, 1),
+        )
+        table = _check_against_gradient_support(model, (1, 12, 12), exact=False)
+        assert table[2]["map_size"] == [12, 12] and table[2]["jump"] == (1.0 if not align else 2 * 5 / 11)
+
+
+def test_table_rows_and_printing():
+    model = nn.Sequential(nn.AvgPool2d((3, 1), stride=(2, 1)), nn.ReLU())
+    table = convlab.receptive_field(model, (1, 9, 4))
+    row = table[1]
+    assert dict(row) == {
+        "layer": 1, "name": "0", "type": "AvgPool2d", "map_size": [4, 4],
+        "start": (1.5, 0.5), "jump": (2.0, 1.0), "receptive_field": (3.0, 1.0),
+    }  # fmt: skip
+    assert table["1"] is row and table[-1] is table[2] and table["input"] is table[0]
+    text = str(table)
+    assert "receptive_field" in text and "0 (AvgPool2d)" in text and "(3.0, 1.0)" in text
+    assert len(table) == 3 and table.input_size == (1, 9, 4)
+
+
+def test_non_map_layers_are_left_out():
+    model = nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+    table = convlab.receptive_field(model, (1, 8, 8))
+    assert [r["type"] for r in table] == ["input", "AvgPool2d"]
+
+
+def test_model_left_unchanged():
+    model = nn.Sequential(nn.BatchNorm2d(2), nn.AvgPool2d(2), nn.Dropout(0.5))
+    model.train()
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    rng = convlab.get_rng_state()
+    convlab.receptive_field(model, (2, 6, 6), mode="train")
+    convlab.effective_receptive_field(model, (2, 6, 6), mode="train", samples=2)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k], err_msg=k)
+    assert all(m.training for m in model.modules())
+    assert all(p.grad is None for p in model.parameters())
+    assert convlab.get_rng_state() == rng
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+# ---------------------------------------------------------------- effective receptive field
+
+
+@pytest.mark.parametrize("channel", [None, 1])
+def test_effective_receptive_field_matches_torch_gradient(channel):
+    model = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.AvgPool2d(2, 2), nn.AvgPool2d(3, 1, 1))
+    shape, unit, samples, seed = (3, 10, 10), (2, 3), 2, 5
+    erf = convlab.effective_receptive_field(
+        model, shape, layer=3, unit=unit, channel=channel, samples=samples, seed=seed
+    )
+    rng = np.random.default_rng(seed)
+    twin, expected = _torch_twin(model), np.zeros(shape[1:])
+    for _ in range(samples):
+        x = torch.from_numpy(rng.standard_normal((1, *shape)).astype(np.float32)).requires_grad_(True)
+        out = twin(x)
+        out[0, slice(None) if channel is None else channel, unit[0], unit[1]].sum().backward()
+        expected += x.grad[0].abs().sum(0).double().numpy()
+    np.testing.assert_allclose(erf, expected / samples, rtol=1e-6, atol=1e-7)
+    assert erf.shape == (10, 10) and erf.dtype == np.float64
+
+
+def test_effective_receptive_field_defaults_to_last_layer_centre():
+    model = nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.AvgPool2d(3, 1, 1))
+    erf = convlab.effective_receptive_field(model, (1, 9, 9))
+    support = np.argwhere(erf > 0)
+    assert support.min(0).tolist() == [2, 2] and support.max(0).tolist() == [6, 6]  # 5x5 around (4, 4)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_bad_input_size_and_queries():
+    model = nn.Sequential(nn.AvgPool2d(2))
+    with pytest.raises(ValueError, match=r"input_size must be \(channels, \*spatial\)"):
+        convlab.receptive_field(model, (8,))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        convlab.receptive_field(model, (1, 8, 8), mode="test")
+    table = convlab.receptive_field(model, (1, 8, 8))
+    with pytest.raises(ValueError, match=r"unit \(4, 0\) is outside layer 1's map \[4, 4\] \(axis 0: 0..3\)"):
+        convlab.receptive_field_for_unit(table, 1, (4, 0))
+    with pytest.raises(ValueError, match=r"has a 2-d map \[4, 4\]; unit \(1,\) has 1 indices"):
+        convlab.receptive_field_for_unit(table, 1, 1)
+    with pytest.raises(KeyError, match="no layer named 'conv1'; layers: '0'"):
+        convlab.receptive_field_for_unit(table, "conv1", (0, 0))
+    with pytest.raises(IndexError, match=r"row 5 is out of range \(0..1\)"):
+        table[5]
+    with pytest.raises(TypeError, match="expected the table returned by receptive_field"):
+        convlab.receptive_field_for_unit({}, 1, (0, 0))
+    with pytest.raises(ValueError, match="unit \\(9, 9\\) is outside layer '0'"):
+        convlab.effective_receptive_field(model, (1, 8, 8), unit=(9, 9))
+
+
+def test_functional_resize_is_reported():
+    class FunctionalPool(nn.Module):
+        def forward(self, x):
+            return convlab.nn.functional.max_pool2d(x, 2)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = FunctionalPool()
+            self.after = nn.AvgPool2d(3, 1, 1)
+
+        def forward(self, x):
+            return self.after(self.inner(x))
+
+    with pytest.raises(ValueError) as info:
+        convlab.receptive_field(Net(), (1, 8, 8))
+    assert "receptive_field(): layer 'inner' (FunctionalPool()) changes the feature-map size [8, 8] -> [4, 4]" in str(
+        info.value
+    )
