@@ -160,27 +160,31 @@ def _row_norm(x, w, b, eps, y, mean, rstd):
 
 def _row_norm_grad(g, x, mean, rstd, w, dx, dw, db, need_dx, need_affine):
     """Layer norm's backward per row: dx = rstd (gw - mean(gw) - x̂ mean(gw x̂)), gw = g w;
-    dw += g x̂ and db += g summed over rows (dw, db float64 accumulators)."""
+    dw += g x̂ and db += g summed over rows (dw, db float64 accumulators). One pass computes the
+    row's two sums and the affine gradients, a second one dx (the row is in cache by then)."""
     rows, d = x.shape
+    coef = np.empty(2, x.dtype)  # the row's two means in x's dtype: the dx pass runs in x's precision
     for i in range(rows):
         m = mean[i]
         r = rstd[i]
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(d):
+            gv = g[i, k]
+            xh = (x[i, k] - m) * r
+            gw = gv * w[k]
+            s1 += gw
+            s2 += gw * xh
+            if need_affine:
+                dw[k] += gv * xh
+                db[k] += gv
         if need_dx:
-            s1 = 0.0
-            s2 = 0.0
-            for k in range(d):
-                gw = g[i, k] * w[k]
-                s1 += gw
-                s2 += gw * ((x[i, k] - m) * r)
-            a = s1 / d
-            c = s2 / d
+            coef[0] = s1 / d
+            coef[1] = s2 / d
+            a = coef[0]
+            c = coef[1]
             for k in range(d):
                 dx[i, k] = (g[i, k] * w[k] - a - (x[i, k] - m) * r * c) * r
-        if need_affine:
-            for k in range(d):
-                gv = g[i, k]
-                dw[k] += gv * ((x[i, k] - m) * r)
-                db[k] += gv
 
 
 _KERNEL_SOURCES = {
