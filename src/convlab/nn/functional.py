@@ -40,6 +40,20 @@ from ..ops.loss import (
     smooth_l1_loss,
 )
 
+# convolution
+from ..ops.conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_matrix,
+    conv_output_shape,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    fold,
+    unfold,
+)
+
 # padding
 from ..ops.pad import pad
 
@@ -87,6 +101,9 @@ __all__ = [
     # losses
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "kl_div", "l1_loss",
     "mse_loss", "nll_loss", "smooth_l1_loss",
+    # convolution
+    "conv1d", "conv2d", "conv3d", "conv_matrix", "conv_output_shape", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "fold", "unfold",
     # padding
     "pad",
     # upsampling

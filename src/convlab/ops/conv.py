@@ -1,0 +1,955 @@
+"""Convolution over 1, 2 or 3 spatial dimensions: conv, transposed conv, unfold (im2col), fold
+(col2im), the explicit convolution matrix, and the output-size formulas.
+
+Geometry, per spatial dimension of size ``I`` with kernel ``K``, stride ``S``, padding ``P``
+(``P_lo`` before and ``P_hi`` after) and dilation ``D``: output position ``o`` reads the padded
+input at ``o*S + k*D`` for ``k = 0..K-1`` (cross-correlation, as PyTorch), so there are
+
+    O = floor((I + P_lo + P_hi - D*(K-1) - 1) / S) + 1
+
+outputs (:func:`conv_output_size`). A transposed convolution maps ``I`` back to
+``(I-1)*S - 2P + D*(K-1) + output_padding + 1`` (:func:`conv_transpose_output_size`).
+
+How it is computed. Internally every array is *channels-last*, ``(N, *spatial, C)``, reached
+by a free ``moveaxis`` view of the NCHW tensor; results are handed back as NCHW-shaped views of
+channels-last memory (like PyTorch's ``channels_last`` format), so a chain conv -> relu -> conv
+never transposes. In that layout:
+
+- im2col is a strided *view* ``(N, *O, *K, C)`` of the zero-padded input (:func:`_windows`);
+  reshaping it to the GEMM's ``(N*O, K*C)`` matrix is the one copy, and the forward is a single
+  GEMM ``cols @ W`` with ``W`` of shape ``(K*C, C_out)`` (groups: one batched matmul over the
+  groups, never a Python loop over them);
+- a 1x1 convolution at stride 1 needs no im2col at all: the input *is* the column matrix;
+- the weight gradient is one GEMM ``cols^T @ g`` over the columns saved by the forward;
+- the input gradient at stride 1 is the correlation of the padded output gradient with the
+  reflected, channel-swapped kernel (seed 001): another forward convolution, no col2im. At
+  stride > 1 it is ``g @ W^T`` followed by col2im, which adds the ``prod(K)`` strided slices
+  of the columns back onto the padded input (:func:`_col2im`; never ``np.add.at``);
+- depthwise convolution (one input channel per group) is not a GEMM at all: ``prod(K)``
+  multiply-adds of strided views.
+
+A transposed convolution *is* the input gradient of the convolution it transposes, and its
+gradient is that convolution's forward (input) and weight gradient: the same three routines.
+``unfold``/``fold`` are the im2col/col2im of the same routines in PyTorch's ``(N, C*K, L)``
+layout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import array_module
+from ..tensor import Tensor
+from .shape import cat
+
+_SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+_KERNEL_NAMES = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}
+PADDING_STRINGS = ("valid", "same")
+
+
+# ---------------------------------------------------------------------------------- shapes
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length of a convolution along one dimension.
+
+    ``O = floor((I + 2P - D(K-1) - 1) / S) + 1``; ``padding`` may also be a ``(before, after)``
+    pair, then ``2P`` is their sum. A result below 1 means the kernel does not fit.
+
+    Example::
+
+        >>> conv_output_size(28, 3, padding=1), conv_output_size(224, 7, stride=2, padding=3)
+        (28, 112)
+    """
+    total = 2 * padding if isinstance(padding, numbers.Integral) else sum(padding)
+    return (size + total - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def conv_transpose_output_size(
+    size: int, kernel_size: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
+    """Output length of a transposed convolution along one dimension.
+
+    ``O = (I-1)S - 2P + D(K-1) + output_padding + 1``: the input length of the convolution it
+    transposes (``output_padding`` picks among the ``S`` input lengths that convolve to ``I``).
+
+    Example::
+
+        >>> conv_transpose_output_size(14, 3, stride=2, padding=1, output_padding=1)
+        28
+    """
+    return (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+
+
+def conv_output_shape(input_size, kernel_size, stride=1, padding=0, dilation=1, transposed=False, output_padding=0):
+    """Output spatial size of a convolution (or, with ``transposed=True``, a transposed one).
+
+    Args:
+        input_size: an int or a tuple of spatial sizes (e.g. ``(H, W)``).
+        kernel_size, stride, padding, dilation, output_padding: ints or tuples of the same
+            length; ``padding`` may be ``'valid'`` (0) or ``'same'`` (output = input, stride 1).
+        transposed: use the transposed-convolution formula.
+
+    Returns:
+        an int for an int ``input_size``, else a tuple, from
+        ``O = floor((I + 2P - D(K-1) - 1) / S) + 1`` or, transposed,
+        ``O = (I-1)S - 2P + D(K-1) + output_padding + 1``.
+
+    Example::
+
+        >>> conv_output_shape((28, 28), 3, padding=1)
+        (28, 28)
+        >>> conv_output_shape(32, 4, stride=2, padding=1), conv_output_shape(16, 4, 2, 1, transposed=True)
+        (16, 32)
+    """
+    scalar = isinstance(input_size, numbers.Integral)
+    sizes = (int(input_size),) if scalar else tuple(input_size)
+    n = len(sizes)
+    who = "conv_output_shape()"
+    kernel = _ntuple(who, "kernel_size", kernel_size, n)
+    stride = _ntuple(who, "stride", stride, n)
+    dilation = _ntuple(who, "dilation", dilation, n)
+    if transposed:
+        padding = _ntuple(who, "padding", padding, n)
+        output_padding = _ntuple(who, "output_padding", output_padding, n)
+        out = tuple(map(conv_transpose_output_size, sizes, kernel, stride, padding, output_padding, dilation))
+    else:
+        pads = _padding_pairs(who, padding, kernel, stride, dilation)
+        out = tuple(map(conv_output_size, sizes, kernel, stride, pads, dilation))
+    return out[0] if scalar else out
+
+
+# ---------------------------------------------------------------------------------- arguments
+def _ntuple(who, arg, value, n) -> tuple:
+    """``value`` (an int or a sequence of 1 or ``n`` ints) as a tuple of ``n`` Python ints."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return (int(value),) * n
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) in (1, n)
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+    ):
+        return tuple(int(v) for v in value) * (n if len(value) == 1 else 1)
+    expected = "an int" if n == 1 else f"an int or a tuple of {n} ints"
+    raise TypeError(f"{who}: {arg} must be {expected}, got {value!r}")
+
+
+def _padding_pairs(who, padding, kernel, stride, dilation) -> tuple:
+    """``padding`` (int, tuple, ``'valid'`` or ``'same'``) as ``((before, after), ...)`` per dim.
+
+    ``'same'`` pads ``D(K-1)`` in total, the extra element of an odd total after (as PyTorch).
+    """
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding not in PADDING_STRINGS:
+            raise ValueError(f"{who}: invalid padding string {padding!r}, expected one of {PADDING_STRINGS} or ints")
+        if padding == "valid":
+            return ((0, 0),) * n
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{who}: padding='same' is not supported for strided convolutions, got stride={stride}")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    pads = _ntuple(who, "padding", padding, n)
+    if any(p < 0 for p in pads):
+        raise ValueError(f"{who}: padding must be non-negative, got padding={pads}")
+    return tuple((p, p) for p in pads)
+
+
+def _positive(who, arg, values) -> None:
+    if any(v <= 0 for v in values):
+        raise ValueError(f"{who}: {arg} must be positive, got {arg}={values}")
+
+
+def _name(who) -> str:
+    """An error-message prefix: a function name as given, a layer by its repr."""
+    return who if isinstance(who, str) else repr(who)
+
+
+class ConvGeometry(NamedTuple):
+    """Where the windows of a convolution lie; one entry per spatial dimension.
+
+    ``in_size`` is the unpadded input, ``out_size`` the number of windows; the padded buffer
+    the windows are read from holds the input at offset ``pad_lo`` and extends ``pad_hi``
+    past it (``pad_hi`` may be larger than what the windows reach).
+    """
+
+    in_size: tuple
+    out_size: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pad_lo: tuple
+    pad_hi: tuple
+
+    @property
+    def n_offsets(self) -> int:
+        return math.prod(self.kernel)
+
+    @property
+    def unit_stride(self) -> bool:
+        return all(s == 1 for s in self.stride)
+
+
+def _check_tensor(who, arg, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{_name(who)}: expected {arg} to be a convlab Tensor, got {type(value).__name__}")
+    if value.dtype.kind != "f":
+        raise TypeError(f"{_name(who)}: expected a floating-point {arg}, got dtype {value.dtype}")
+
+
+def _check_groups(who, groups) -> int:
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{_name(who)}: groups must be an int, got {groups!r}")
+    if groups <= 0:
+        raise ValueError(f"{_name(who)}: groups must be a positive integer, got groups={groups}")
+    return int(groups)
+
+
+def _check_operands(who, n, input, weight, bias, groups, transposed):
+    """Validate input/weight/bias of a (transposed) convolution; returns (channels_in, channels_out)."""
+    for arg, value in (("input", input), ("weight", weight)):
+        _check_tensor(who, arg, value)
+    dims, kdims = _SPATIAL_NAMES[n], _KERNEL_NAMES[n]
+    if weight.ndim != n + 2:
+        layout = "in_channels, out_channels/groups" if transposed else "out_channels, in_channels/groups"
+        raise ValueError(f"{_name(who)}: expected weight of shape ({layout}, {kdims}), got {tuple(weight.shape)}")
+    if input.ndim not in (n + 1, n + 2):
+        raise ValueError(
+            f"{_name(who)}: expected a {n + 1}-D (C, {dims}) or {n + 2}-D (N, C, {dims}) input, got shape {tuple(input.shape)}"
+        )
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"{_name(who)}: input dtype {input.dtype} does not match weight dtype {weight.dtype} (convert one with .to())"
+        )
+    groups = _check_groups(who, groups)
+    if transposed:
+        c_in, c_out = weight.shape[0], weight.shape[1] * groups
+        if c_in % groups:
+            raise ValueError(
+                f"{_name(who)}: weight of shape {tuple(weight.shape)} has {c_in} input channels, not divisible by groups={groups}"
+            )
+    else:
+        c_in, c_out = weight.shape[1] * groups, weight.shape[0]
+        if c_out % groups:
+            raise ValueError(
+                f"{_name(who)}: weight of shape {tuple(weight.shape)} has {c_out} output channels, not divisible by groups={groups}"
+            )
+    channels = input.shape[-(n + 1)]
+    if channels != c_in:
+        batch = "N, " if input.ndim == n + 2 else ""
+        raise ValueError(
+            f"{_name(who)}: expected input with {c_in} channels ({batch}{c_in}, {dims}), got shape {tuple(input.shape)}"
+            + (f" (weight {tuple(weight.shape)}, groups={groups})" if groups > 1 else "")
+        )
+    if any(s == 0 for s in input.shape[-(n + 1):]):
+        raise ValueError(f"{_name(who)}: expected non-zero channel and spatial sizes, got input shape {tuple(input.shape)}")
+    if bias is not None:
+        _check_tensor(who, "bias", bias)
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"{_name(who)}: expected bias of shape ({c_out},), got {tuple(bias.shape)}")
+        if bias.dtype != weight.dtype:
+            raise TypeError(f"{_name(who)}: bias dtype {bias.dtype} does not match weight dtype {weight.dtype}")
+    return groups
+
+
+def _conv_geometry(who, in_size, kernel, stride, padding, dilation) -> ConvGeometry:
+    n = len(in_size)
+    stride = _ntuple(_name(who), "stride", stride, n)
+    dilation = _ntuple(_name(who), "dilation", dilation, n)
+    _positive(_name(who), "stride", stride)
+    _positive(_name(who), "dilation", dilation)
+    pads = _padding_pairs(_name(who), padding, kernel, stride, dilation)
+    out = tuple(map(conv_output_size, in_size, kernel, stride, pads, dilation))
+    if any(o < 1 for o in out):
+        padded = tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads))
+        raise ValueError(
+            f"{_name(who)}: kernel_size={tuple(kernel)} with dilation={dilation} does not fit in the input of spatial size "
+            f"{tuple(in_size)} padded by {tuple(lo if lo == hi else (lo, hi) for lo, hi in pads)} (padded size {padded}): "
+            f"the output size would be {out}, expected every size >= 1"
+        )
+    return ConvGeometry(
+        tuple(in_size), out, tuple(kernel), stride, dilation, tuple(p[0] for p in pads), tuple(p[1] for p in pads)
+    )
+
+
+# ---------------------------------------------------------------------------------- layout and im2col
+def _channels_last(a):
+    """``(N, C, *spatial)`` -> ``(N, *spatial, C)`` view."""
+    return array_module(a).moveaxis(a, 1, -1)
+
+
+def _channels_first(a):
+    """``(N, *spatial, C)`` -> ``(N, C, *spatial)`` view."""
+    return array_module(a).moveaxis(a, -1, 1)
+
+
+def _pad_spatial(a, lo, hi):
+    """Zero-pad (negative amounts: crop) axes ``1..n`` of a channels-last array ``(N, *S, *T)``."""
+    if not any(lo) and not any(hi):
+        return a
+    n = len(lo)
+    crop = tuple(slice(max(-l, 0), a.shape[1 + i] - max(-h, 0)) for i, (l, h) in enumerate(zip(lo, hi)))
+    a = a[(slice(None),) + crop]
+    if all(l <= 0 and h <= 0 for l, h in zip(lo, hi)):
+        return a
+    xp = array_module(a)
+    shape = (a.shape[0],) + tuple(a.shape[1 + i] + max(l, 0) + max(h, 0) for i, (l, h) in enumerate(zip(lo, hi)))
+    out = xp.zeros(shape + a.shape[1 + n:], dtype=a.dtype)
+    out[(slice(None),) + tuple(slice(max(l, 0), max(l, 0) + a.shape[1 + i]) for i, l in enumerate(lo))] = a
+    return out
+
+
+def _windows(padded, geom: ConvGeometry):
+    """im2col as a view: ``(N, *E, *T) -> (N, *O, *K, *T)`` where ``[n, o, k]`` is padded
+    position ``o*S + k*D`` (``E``: the padded size, ``T``: trailing channel axes)."""
+    n = len(geom.kernel)
+    st = padded.strides
+    shape = (padded.shape[0],) + geom.out_size + geom.kernel + padded.shape[1 + n:]
+    strides = (
+        (st[0],)
+        + tuple(st[1 + i] * s for i, s in enumerate(geom.stride))
+        + tuple(st[1 + i] * d for i, d in enumerate(geom.dilation))
+        + st[1 + n:]
+    )
+    return array_module(padded).lib.stride_tricks.as_strided(padded, shape, strides)
+
+
+def _col2im(cols, geom: ConvGeometry):
+    """The adjoint of :func:`_windows` on the unpadded input: ``(N, *O, *K, *T) -> (N, *I, *T)``.
+
+    Each kernel offset ``k`` adds its slice of ``cols`` onto the strided positions
+    ``k*D + o*S`` of a zero buffer (``prod(K)`` vectorised adds; overlapping windows sum).
+    """
+    xp = array_module(cols)
+    n = len(geom.kernel)
+    trailing = cols.shape[1 + 2 * n:]
+    extent = tuple(
+        max(lo + i, (o - 1) * s + (k - 1) * d + 1)
+        for i, o, k, s, d, lo in zip(geom.in_size, geom.out_size, geom.kernel, geom.stride, geom.dilation, geom.pad_lo)
+    )
+    out = xp.zeros((cols.shape[0],) + extent + trailing, dtype=cols.dtype)
+    lead = (slice(None),) * (1 + n)
+    for k in itertools.product(*(range(kk) for kk in geom.kernel)):
+        region = tuple(
+            slice(ki * d, ki * d + s * (o - 1) + 1, s) for ki, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size)
+        )
+        out[(slice(None),) + region] += cols[lead + k]
+    return out[(slice(None),) + tuple(slice(lo, lo + i) for lo, i in zip(geom.pad_lo, geom.in_size))]
+
+
+# ---------------------------------------------------------------------------------- the three routines
+def _weight_matrix(w, groups):
+    """``(G*Co, Cg, *K) -> (G, K*Cg, Co)``: the GEMM's right operand, rows ordered (k, c)."""
+    g_co, cg = w.shape[:2]
+    co = g_co // groups
+    kk = math.prod(w.shape[2:])
+    wm = w.reshape(groups, co, cg, kk).transpose(0, 3, 2, 1)
+    return wm.reshape(groups, kk * cg, co)
+
+
+def _columns(xl, geom: ConvGeometry, groups):
+    """The im2col matrix of a channels-last input, copied once into the GEMM's layout:
+    ``(N*O, K*C)`` for one group, ``(G, N*O, K*Cg)`` for several."""
+    xp = array_module(xl)
+    rows = xl.shape[0] * math.prod(geom.out_size)
+    c = xl.shape[-1]
+    if (
+        groups == 1
+        and geom.n_offsets == 1
+        and geom.unit_stride
+        and not any(geom.pad_lo)
+        and geom.out_size == xl.shape[1:-1]
+        and xl.flags.c_contiguous
+    ):
+        return xl.reshape(rows, c)  # 1x1 at stride 1: the input already is the column matrix
+    win = _windows(_pad_spatial(xl, geom.pad_lo, geom.pad_hi), geom)
+    if groups == 1:
+        return win.reshape(rows, geom.n_offsets * c)
+    cg = c // groups
+    win = win.reshape(win.shape[:-1] + (groups, cg))
+    win = xp.moveaxis(win, -2, 0)  # (G, N, *O, *K, Cg)
+    return xp.ascontiguousarray(win).reshape(groups, rows, geom.n_offsets * cg)
+
+
+def _is_depthwise(w, groups) -> bool:
+    return groups > 1 and w.shape[1] == 1
+
+
+def _conv_forward(xl, w, geom: ConvGeometry, groups, keep_columns=False):
+    """Channels-last convolution ``(N, *I, C) -> (N, *O, C_out)`` (a fresh C-contiguous array).
+
+    Returns ``(output, columns)``; ``columns`` (for the weight gradient) only if asked for and
+    the GEMM path built them, else None.
+    """
+    xp = array_module(xl)
+    n_batch = xl.shape[0]
+    c_out = w.shape[0]
+    if _is_depthwise(w, groups):
+        return _depthwise_forward(xl, w, geom, groups), None
+    cols = _columns(xl, geom, groups)
+    wm = _weight_matrix(w, groups)
+    if groups == 1:
+        y = cols @ wm[0]
+    else:
+        y = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
+        y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, c_out)
+    return y.reshape((n_batch,) + geom.out_size + (c_out,)), cols if keep_columns else None
+
+
+def _depthwise_forward(xl, w, geom, groups):
+    """Depthwise conv (``Cg = 1``, ``Co`` outputs per channel): ``prod(K)`` multiply-adds of
+    strided views ``y[..., g, m] += x_window_k[..., g] * w[g, m, k]``."""
+    xp = array_module(xl)
+    win = _windows(_pad_spatial(xl, geom.pad_lo, geom.pad_hi), geom)  # (N, *O, *K, G)
+    mult = w.shape[0] // groups
+    wk = w.reshape(groups, mult, geom.n_offsets)
+    n = len(geom.kernel)
+    y = xp.zeros((xl.shape[0],) + geom.out_size + (groups, mult), dtype=xl.dtype)
+    lead = (slice(None),) * (1 + n)
+    for j, k in enumerate(itertools.product(*(range(kk) for kk in geom.kernel))):
+        y += win[lead + k][..., None] * wk[:, :, j]
+    return y.reshape(y.shape[:-2] + (groups * mult,))
+
+
+def _flipped_weight(w, groups):
+    """``(G*Co, Cg, *K) -> (G*Cg, Co, *K)`` reflected in every spatial dim: the kernel whose
+    correlation with the output gradient is the input gradient (stride 1)."""
+    g_co, cg = w.shape[:2]
+    co = g_co // groups
+    k = w.shape[2:]
+    ws = w.reshape((groups, co, cg) + k).swapaxes(1, 2).reshape((groups * cg, co) + k)
+    return ws[(slice(None), slice(None)) + (slice(None, None, -1),) * len(k)]
+
+
+def _conv_input_grad(gl, w, geom: ConvGeometry, groups):
+    """Channels-last gradient w.r.t. the input: ``(N, *O, C_out) -> (N, *I, C_in)``."""
+    xp = array_module(gl)
+    if geom.unit_stride:
+        # dx[i] = sum_k g[i + lo - k*D] w[k]: a correlation of g, padded by D(K-1) - lo before
+        # and I - O + lo after (negative: cropped), with the flipped, channel-swapped kernel.
+        lo = tuple(d * (k - 1) - p for k, d, p in zip(geom.kernel, geom.dilation, geom.pad_lo))
+        hi = tuple(i - o + p for i, o, p in zip(geom.in_size, geom.out_size, geom.pad_lo))
+        back = ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
+        return _conv_forward(gl, xp.ascontiguousarray(_flipped_weight(w, groups)), back, groups)[0]
+    return _conv_col2im_grad(gl, w, geom, groups)
+
+
+def _conv_col2im_grad(gl, w, geom, groups):
+    """Input gradient as ``dcols = g @ W^T`` followed by col2im (any stride)."""
+    xp = array_module(gl)
+    n_batch = gl.shape[0]
+    c_out = gl.shape[-1]
+    rows = n_batch * math.prod(geom.out_size)
+    cg = w.shape[1]
+    g2 = gl.reshape(rows, c_out)
+    wm = _weight_matrix(w, groups)  # (G, K*Cg, Co)
+    if groups == 1:
+        dcols = (g2 @ wm[0].T).reshape((n_batch,) + geom.out_size + geom.kernel + (cg,))
+        return _col2im(dcols, geom)
+    gg = g2.reshape(rows, groups, c_out // groups).transpose(1, 0, 2)  # (G, N*O, Co)
+    dcols = xp.matmul(gg, wm.transpose(0, 2, 1))  # (G, N*O, K*Cg)
+    dcols = dcols.reshape((groups, n_batch) + geom.out_size + geom.kernel + (cg,))
+    dcols = xp.moveaxis(dcols, 0, -2)  # (N, *O, *K, G, Cg)
+    dx = _col2im(dcols, geom)
+    return dx.reshape(dx.shape[:-2] + (groups * cg,))
+
+
+def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, cols=None):
+    """Gradient w.r.t. the weight ``(G*Co, Cg, *K)``: one GEMM ``cols^T @ g`` (groups batched)."""
+    xp = array_module(gl)
+    c_out = gl.shape[-1]
+    k = geom.kernel
+    rows = gl.shape[0] * math.prod(geom.out_size)
+    if cols is None and groups > 1 and xl.shape[-1] == groups:
+        return _depthwise_weight_grad(xl, gl, geom, groups)
+    if cols is None:
+        cols = _columns(xl, geom, groups)
+    g2 = gl.reshape(rows, c_out)
+    co = c_out // groups
+    if groups == 1:
+        dwm = (cols.T @ g2)[None]  # (1, K*C, Co)
+    else:
+        dwm = xp.matmul(cols.transpose(0, 2, 1), g2.reshape(rows, groups, co).transpose(1, 0, 2))
+    cg = dwm.shape[1] // geom.n_offsets
+    dw = dwm.reshape(groups, geom.n_offsets, cg, co).transpose(0, 3, 2, 1)
+    return xp.ascontiguousarray(dw).reshape((c_out, cg) + k)
+
+
+def _depthwise_weight_grad(xl, gl, geom, groups):
+    """``dw[g, m, k] = sum_{n,o} x_window_k[n, o, g] * g[n, o, g, m]``, one reduction per offset."""
+    xp = array_module(gl)
+    win = _windows(_pad_spatial(xl, geom.pad_lo, geom.pad_hi), geom)
+    n = len(geom.kernel)
+    mult = gl.shape[-1] // groups
+    gg = gl.reshape(gl.shape[:-1] + (groups, mult))
+    axes = tuple(range(1 + n))
+    lead = (slice(None),) * (1 + n)
+    dw = xp.empty((groups, mult, geom.n_offsets), dtype=gl.dtype)
+    for j, k in enumerate(itertools.product(*(range(kk) for kk in geom.kernel))):
+        dw[:, :, j] = (win[lead + k][..., None] * gg).sum(axis=axes)
+    return dw.reshape((groups * mult, 1) + geom.kernel)
+
+
+def _bias_grad(gl):
+    return gl.sum(axis=tuple(range(gl.ndim - 1)))
+
+
+# ---------------------------------------------------------------------------------- Functions
+class ConvNd(Function):
+    """Convolution (cross-correlation) over ``n`` spatial dims, with groups.
+
+    ``y[n, g*Co + o, p] = b[g*Co + o] + sum_{c < Cg, k} w[g*Co + o, c, k] * x_pad[n, g*Cg + c, p*S + k*D]``
+
+    Shapes: x ``(N, C_in, *I)`` or unbatched ``(C_in, *I)``, w ``(C_out, C_in/G, *K)``,
+    b ``(C_out,)`` or None, y ``(N, C_out, *O)``.
+
+    Gradients (seed 001): ``dw = sum_{n,p} g[n, o, p] * x_pad[n, c, p*S + k*D]`` (a correlation
+    of the input with the output gradient); ``dx`` is the transposed convolution of ``g`` with
+    ``w`` (the correlation of the padded ``g`` with the reflected kernel); ``db = sum_{n,p} g``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, geom, groups):
+        unbatched = x.ndim == w.ndim - 1
+        if unbatched:
+            x = x[None]
+        xl = _channels_last(x)
+        needs = ctx.needs_input_grad
+        y, cols = _conv_forward(xl, w, geom, groups, keep_columns=needs[1])
+        if b is not None:
+            y += b
+        if needs[0]:
+            ctx.w = w
+        if needs[1]:
+            ctx.xl, ctx.cols = (None, cols) if cols is not None else (xl, None)
+        ctx.geom, ctx.groups, ctx.unbatched = geom, groups, unbatched
+        y = _channels_first(y)
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.unbatched:
+            g = g[None]
+        gl = _channels_last(g)
+        needs = ctx.needs_input_grad
+        dx = dw = db = None
+        if needs[0]:
+            dx = _channels_first(_conv_input_grad(gl, ctx.w, ctx.geom, ctx.groups))
+            if ctx.unbatched:
+                dx = dx[0]
+        if needs[1]:
+            dw = _conv_weight_grad(ctx.xl, gl, ctx.geom, ctx.groups, cols=ctx.cols)
+        if needs[2]:
+            db = _bias_grad(gl)
+        return dx, dw, db
+
+
+class ConvTransposeNd(Function):
+    """Transposed convolution: the gradient of a convolution with respect to its input.
+
+    ``geom`` describes the convolution being transposed: its input is this op's output
+    ``(N, C_out, *Y)`` and its output this op's input ``(N, C_in, *I)``; ``w`` has shape
+    ``(C_in, C_out/G, *K)``, as that convolution's weight. Forward: ``y = conv_x^T(x) + b``;
+    backward: ``dx = conv(g, w)``, ``dw = conv_w^T(g, x)`` (the convolution's weight gradient
+    with ``g`` as its input and ``x`` as its output gradient), ``db = sum_{n,p} g``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, *, geom, groups):
+        unbatched = x.ndim == w.ndim - 1
+        if unbatched:
+            x = x[None]
+        xl = _channels_last(x)
+        y = _conv_input_grad(xl, w, geom, groups)
+        if b is not None:
+            y += b
+        needs = ctx.needs_input_grad
+        if needs[0]:
+            ctx.w = w
+        if needs[1]:
+            ctx.xl = xl
+        ctx.geom, ctx.groups, ctx.unbatched = geom, groups, unbatched
+        y = _channels_first(y)
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.unbatched:
+            g = g[None]
+        gl = _channels_last(g)
+        needs = ctx.needs_input_grad
+        dx = dw = db = None
+        if needs[0]:
+            dx = _channels_first(_conv_forward(gl, ctx.w, ctx.geom, ctx.groups)[0])
+            if ctx.unbatched:
+                dx = dx[0]
+        if needs[1]:
+            dw = _conv_weight_grad(gl, ctx.xl, ctx.geom, ctx.groups)
+        if needs[2]:
+            db = _bias_grad(gl)
+        return dx, dw, db
+
+
+def _blocks_to_columns(win):
+    """``(N, *O, *K, C) -> (N, C*prod(K), prod(O))``: PyTorch's unfold layout (one copy)."""
+    n = (win.ndim - 2) // 2
+    order = (0, win.ndim - 1) + tuple(range(1 + n, 1 + 2 * n)) + tuple(range(1, 1 + n))
+    return win.transpose(order).reshape(win.shape[0], -1, math.prod(win.shape[1 : 1 + n]))
+
+
+def _columns_to_blocks(cols, channels, geom):
+    """``(N, C*prod(K), prod(O)) -> (N, *O, *K, C)`` view, the inverse of :func:`_blocks_to_columns`."""
+    n = len(geom.kernel)
+    blocks = cols.reshape((cols.shape[0], channels) + geom.kernel + geom.out_size)
+    order = (0,) + tuple(range(2 + n, 2 + 2 * n)) + tuple(range(2, 2 + n)) + (1,)
+    return blocks.transpose(order)
+
+
+class Unfold(Function):
+    """im2col: every ``K`` block of the padded input as a column.
+
+    ``cols[n, (c, k), p] = x_pad[n, c, p*S + k*D]``; shapes ``(N, C, *I) -> (N, C*prod(K), L)``
+    with ``L = prod(O)`` blocks. Backward: col2im of the gradient (overlaps summed).
+    """
+
+    @staticmethod
+    def forward(ctx, x, *, geom):
+        unbatched = x.ndim == len(geom.kernel) + 1
+        if unbatched:
+            x = x[None]
+        win = _windows(_pad_spatial(_channels_last(x), geom.pad_lo, geom.pad_hi), geom)
+        ctx.geom, ctx.unbatched, ctx.channels = geom, unbatched, x.shape[1]
+        cols = _blocks_to_columns(win)
+        return cols[0] if unbatched else cols
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.unbatched:
+            g = g[None]
+        dx = _channels_first(_col2im(_columns_to_blocks(g, ctx.channels, ctx.geom), ctx.geom))
+        return dx[0] if ctx.unbatched else dx
+
+
+class Fold(Function):
+    """col2im: sums each column back onto its ``K`` block of the output (the adjoint of
+    :class:`Unfold`): ``(N, C*prod(K), L) -> (N, C, *output_size)``. Backward: unfold."""
+
+    @staticmethod
+    def forward(ctx, cols, *, geom, channels):
+        unbatched = cols.ndim == 2
+        if unbatched:
+            cols = cols[None]
+        ctx.geom, ctx.unbatched = geom, unbatched
+        y = _channels_first(_col2im(_columns_to_blocks(cols, channels, geom), geom))
+        return y[0] if unbatched else y
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.unbatched:
+            g = g[None]
+        geom = ctx.geom
+        dcols = _blocks_to_columns(_windows(_pad_spatial(_channels_last(g), geom.pad_lo, geom.pad_hi), geom))
+        return dcols[0] if ctx.unbatched else dcols
+
+
+# ---------------------------------------------------------------------------------- public API
+def _conv(who, n, input, weight, bias, stride, padding, dilation, groups):
+    groups = _check_operands(who, n, input, weight, bias, groups, transposed=False)
+    geom = _conv_geometry(who, input.shape[-n:], weight.shape[2:], stride, padding, dilation)
+    return ConvNd.apply(input, weight, bias, geom=geom, groups=groups)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) over ``(N, C_in, L)`` or unbatched ``(C_in, L)``.
+
+    Args:
+        input: ``(N, C_in, L)`` or ``(C_in, L)``.
+        weight: ``(C_out, C_in/groups, kL)``.
+        bias: ``(C_out,)`` or None.
+        stride, dilation: an int or a 1-tuple.
+        padding: an int, a 1-tuple, ``'valid'`` (none) or ``'same'`` (output length = input
+            length; stride 1 only; an odd total ``D(K-1)`` puts the extra element at the end).
+        groups: split the channels into this many independent convolutions.
+
+    Shape:
+        ``L_out = floor((L + 2P - D(K-1) - 1) / S) + 1``.
+
+    Example::
+
+        >>> F.conv1d(convlab.ones(1, 1, 5), convlab.tensor([[[1.0, 0.0, -1.0]]])).tolist()
+        [[[0.0, 0.0, 0.0]]]
+    """
+    return _conv("conv1d()", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) over ``(N, C_in, H, W)`` or ``(C_in, H, W)``.
+
+    ``out[n, o] = bias[o] + sum_c sum_{i,j} weight[o, c, i, j] * in_pad[n, c, y*S + i*D, x*S + j*D]``
+    (input channels restricted to the output channel's group).
+
+    Args:
+        input: ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+        weight: ``(C_out, C_in/groups, kH, kW)``.
+        bias: ``(C_out,)`` or None.
+        stride, dilation: an int or an ``(sH, sW)`` tuple.
+        padding: an int, a ``(pH, pW)`` tuple (zeros on both sides), ``'valid'`` (no padding) or
+            ``'same'`` (output size = input size, stride 1 only; PyTorch's asymmetric rule for
+            even kernels: the extra row/column goes at the end).
+        groups: ``C_in`` and ``C_out`` are split into ``groups`` independent convolutions
+            (``groups = C_in``: depthwise).
+
+    Shape:
+        ``H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1``, likewise ``W_out``
+        (:func:`conv_output_shape`).
+
+    Example::
+
+        >>> x = convlab.arange(9.0).reshape(1, 1, 3, 3)
+        >>> F.conv2d(x, convlab.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])).tolist()
+        [[[[19.0, 25.0], [37.0, 43.0]]]]
+    """
+    return _conv("conv2d()", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution over ``(N, C_in, D, H, W)`` or unbatched ``(C_in, D, H, W)``.
+
+    Args:
+        input: ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``.
+        weight: ``(C_out, C_in/groups, kD, kH, kW)``.
+        bias: ``(C_out,)`` or None.
+        stride, dilation: an int or a 3-tuple.
+        padding: an int, a 3-tuple, ``'valid'`` or ``'same'`` (stride 1 only).
+        groups: number of independent channel groups.
+
+    Shape:
+        each spatial size ``O = floor((I + 2P - D(K-1) - 1) / S) + 1``.
+
+    Example::
+
+        >>> F.conv3d(convlab.ones(2, 3, 4, 5, 6), convlab.ones(8, 3, 3, 3, 3), padding=1).shape
+        (2, 8, 4, 5, 6)
+    """
+    return _conv("conv3d()", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(who, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    groups = _check_operands(who, n, input, weight, bias, groups, transposed=True)
+    name = _name(who)
+    kernel = tuple(weight.shape[2:])
+    stride = _ntuple(name, "stride", stride, n)
+    dilation = _ntuple(name, "dilation", dilation, n)
+    padding = _ntuple(name, "padding", padding, n)
+    output_padding = _ntuple(name, "output_padding", output_padding, n)
+    _positive(name, "stride", stride)
+    _positive(name, "dilation", dilation)
+    if any(p < 0 for p in padding):
+        raise ValueError(f"{name}: padding must be non-negative, got padding={padding}")
+    if any(p < 0 or (p >= s and p >= d) for p, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(
+            f"{name}: output_padding must be non-negative and smaller than either stride or dilation, got "
+            f"output_padding={output_padding} with stride={stride} and dilation={dilation}"
+        )
+    in_size = tuple(input.shape[-n:])
+    out = tuple(map(conv_transpose_output_size, in_size, kernel, stride, padding, output_padding, dilation))
+    if any(o < 1 for o in out):
+        raise ValueError(
+            f"{name}: input of spatial size {in_size} with kernel_size={kernel}, stride={stride}, padding={padding}, "
+            f"dilation={dilation} and output_padding={output_padding} gives output size {out}, expected every size >= 1"
+        )
+    geom = ConvGeometry(out, in_size, kernel, stride, dilation, padding, padding)
+    return ConvTransposeNd.apply(input, weight, bias, geom=geom, groups=groups)
+
+
+_TRANSPOSE_DOC = """Transposed {n}-D convolution ("deconvolution"): the gradient of ``conv{n}d`` with
+    respect to its input, used as a layer that upsamples.
+
+    Each input element scatters ``weight[c_in]`` times itself onto the output, at stride ``S``;
+    overlapping contributions sum, then ``padding`` is cropped from each side.
+
+    Args:
+        input: ``(N, C_in, {dims})`` or unbatched ``(C_in, {dims})``.
+        weight: ``(C_in, C_out/groups, {kdims})`` (the weight of the convolution it transposes).
+        bias: ``(C_out,)`` or None.
+        stride, padding, dilation: those of the convolution it transposes (ints or tuples).
+        output_padding: extra size added to one side of each output dim, to pick among the
+            ``S`` input sizes that convolve to the same output size (``< stride`` or ``< dilation``).
+        groups: number of independent channel groups.
+
+    Shape:
+        each spatial size ``O = (I-1)S - 2P + D(K-1) + output_padding + 1``
+        (:func:`conv_transpose_output_size`).
+
+    Example::
+
+        >>> F.conv_transpose{n}d(convlab.ones({example_in}), convlab.ones({example_w}), stride=2).shape
+        {example_out}
+    """
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose1d()", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose2d()", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transpose("conv_transpose3d()", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+conv_transpose1d.__doc__ = _TRANSPOSE_DOC.format(
+    n=1, dims="L", kdims="kL", example_in="1, 4, 5", example_w="4, 2, 3", example_out="(1, 2, 11)"
+)
+conv_transpose2d.__doc__ = _TRANSPOSE_DOC.format(
+    n=2, dims="H, W", kdims="kH, kW", example_in="1, 4, 5, 5", example_w="4, 2, 3, 3", example_out="(1, 2, 11, 11)"
+)
+conv_transpose3d.__doc__ = _TRANSPOSE_DOC.format(
+    n=3, dims="D, H, W", kdims="kD, kH, kW", example_in="1, 4, 2, 2, 2", example_w="4, 2, 3, 3, 3",
+    example_out="(1, 2, 5, 5, 5)",
+)
+
+
+def _block_geometry(who, size, kernel_size, dilation, padding, stride) -> ConvGeometry:
+    """Geometry of unfold/fold (2-D, symmetric int padding, as PyTorch)."""
+    kernel = _ntuple(who, "kernel_size", kernel_size, 2)
+    _positive(who, "kernel_size", kernel)
+    padding = _ntuple(who, "padding", padding, 2)
+    return _conv_geometry(who, tuple(size), kernel, stride, padding, dilation)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding local blocks (im2col): each ``kernel_size`` block of the zero-padded
+    input becomes a column.
+
+    Args:
+        input: ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+        kernel_size, dilation, padding, stride: ints or pairs, as for :func:`conv2d`.
+
+    Shape:
+        ``(N, C, H, W) -> (N, C * kH * kW, L)`` with ``L = H_out * W_out`` blocks
+        (:func:`conv_output_shape`); column ``l`` lists block ``l`` channel by channel, each in
+        row-major order. ``conv2d(x, w)`` equals ``w.reshape(C_out, -1) @ unfold(x, K)``
+        reshaped to ``(N, C_out, H_out, W_out)``.
+
+    Example::
+
+        >>> F.unfold(convlab.arange(16.0).reshape(1, 1, 4, 4), 3).shape
+        (1, 9, 4)
+    """
+    who = "unfold()"
+    _check_tensor(who, "input", input)
+    if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
+        raise ValueError(
+            f"{who}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with non-zero C, H, W, got shape {tuple(input.shape)}"
+        )
+    geom = _block_geometry(who, input.shape[-2:], kernel_size, dilation, padding, stride)
+    return Unfold.apply(input, geom=geom)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combine sliding local blocks into a tensor (col2im): the adjoint of :func:`unfold`;
+    values of overlapping blocks are summed.
+
+    Args:
+        input: ``(N, C * kH * kW, L)`` or unbatched ``(C * kH * kW, L)``.
+        output_size: the spatial size ``(H, W)`` (an int means square).
+        kernel_size, dilation, padding, stride: ints or pairs, as for :func:`unfold`.
+
+    Shape:
+        ``(N, C * kH * kW, L) -> (N, C, H, W)``; ``L`` must equal the number of blocks
+        ``H_out * W_out`` that ``unfold`` would give for an ``(H, W)`` input.
+
+    Example::
+
+        >>> cols = F.unfold(convlab.ones(1, 1, 4, 4), 2)
+        >>> F.fold(cols, (4, 4), 2)[0, 0].tolist()[0]   # corners belong to 1 block, edges to 2
+        [1.0, 2.0, 2.0, 1.0]
+    """
+    who = "fold()"
+    _check_tensor(who, "input", input)
+    if input.ndim not in (2, 3) or 0 in input.shape[-2:-1]:
+        raise ValueError(f"{who}: expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape {tuple(input.shape)}")
+    size = _ntuple(who, "output_size", output_size, 2)
+    _positive(who, "output_size", size)
+    geom = _block_geometry(who, size, kernel_size, dilation, padding, stride)
+    rows, blocks = input.shape[-2:]
+    if rows % geom.n_offsets:
+        raise ValueError(
+            f"{who}: expected input dimension {input.ndim - 2} (size {rows}) to be divisible by the product of "
+            f"kernel_size={geom.kernel} ({geom.n_offsets}), got input shape {tuple(input.shape)}"
+        )
+    if blocks != math.prod(geom.out_size):
+        raise ValueError(
+            f"{who}: output_size={size}, kernel_size={geom.kernel}, dilation={geom.dilation}, padding={geom.pad_lo}, "
+            f"stride={geom.stride} give {' * '.join(map(str, geom.out_size))} = {math.prod(geom.out_size)} blocks, "
+            f"but the input has {blocks} (shape {tuple(input.shape)})"
+        )
+    return Fold.apply(input, geom=geom, channels=rows // geom.n_offsets)
+
+
+def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1):
+    """The convolution as an explicit matrix ``M`` (seed 001, "convolution as matrix
+    multiplication"): ``conv(x, weight).flatten() == M @ x.flatten()`` for one sample.
+
+    Each row holds the kernel, scattered to the input positions its window covers, with zeros
+    elsewhere (most of ``M`` is zero). ``M.T`` is the transposed convolution:
+    ``conv_transpose(y, weight).flatten() == M.T @ y.flatten()``. Differentiable in ``weight``.
+
+    Args:
+        weight: ``(C_out, C_in, *K)``, or a single-channel kernel ``K`` (e.g. ``(3, 3)``).
+        input_shape: the spatial size of one input channel, e.g. ``(4, 4)``.
+        stride, padding, dilation: as for :func:`conv2d` (``padding`` may be ``'same'``/``'valid'``).
+
+    Shape:
+        ``(C_out * prod(O), C_in * prod(input_shape))``: rows ordered ``(c_out, *O)``, columns
+        ``(c_in, *input_shape)`` (row-major flattening of NCHW samples).
+
+    Example (seed 001: a 3x3 kernel on a 4x4 input gives a 4x16 matrix)::
+
+        >>> w = convlab.arange(1.0, 10.0).reshape(3, 3)
+        >>> M = F.conv_matrix(w, (4, 4))
+        >>> M.shape
+        (4, 16)
+        >>> M[0].tolist()
+        [1.0, 2.0, 3.0, 0.0, 4.0, 5.0, 6.0, 0.0, 7.0, 8.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    who = "conv_matrix()"
+    _check_tensor(who, "weight", weight)
+    size = _ntuple(who, "input_shape", input_shape, len(input_shape) if isinstance(input_shape, (tuple, list)) else 1)
+    n = len(size)
+    if n not in (1, 2, 3):
+        raise ValueError(f"{who}: expected input_shape with 1 to 3 spatial sizes, got {input_shape!r}")
+    _positive(who, "input_shape", size)
+    if weight.ndim == n:
+        weight = weight.reshape((1, 1) + tuple(weight.shape))
+    if weight.ndim != n + 2:
+        raise ValueError(
+            f"{who}: expected weight of shape (C_out, C_in, {_KERNEL_NAMES[n]}) or ({_KERNEL_NAMES[n]}) for a "
+            f"{n}-D input_shape {size}, got {tuple(weight.shape)}"
+        )
+    geom = _conv_geometry(who, size, tuple(weight.shape[2:]), stride, padding, dilation)
+    c_out, c_in = weight.shape[:2]
+    n_off, n_out, n_in = geom.n_offsets, math.prod(geom.out_size), math.prod(size)
+    # input position of every (output position, kernel offset) pair, and whether it is inside
+    o = np.indices(geom.out_size).reshape(n, n_out, 1)
+    k = np.indices(geom.kernel).reshape(n, 1, n_off)
+    pos = o * np.array(geom.stride).reshape(n, 1, 1) + k * np.array(geom.dilation).reshape(n, 1, 1)
+    pos -= np.array(geom.pad_lo).reshape(n, 1, 1)
+    inside = np.all((pos >= 0) & (pos < np.array(size).reshape(n, 1, 1)), axis=0)
+    p_idx, k_idx = np.nonzero(inside)
+    flat_in = np.ravel_multi_index(tuple(pos[:, p_idx, k_idx]), size)
+    # index into weight.flatten() followed by one zero: the zero fills every uncovered entry
+    sentinel = c_out * c_in * n_off
+    index = np.full((n_out, n_in, c_out, c_in), sentinel, dtype=np.int64)
+    base = (np.arange(c_out)[:, None] * c_in + np.arange(c_in)) * n_off
+    index[p_idx, flat_in] = base + k_idx[:, None, None]
+    index = index.transpose(2, 0, 3, 1).reshape(c_out * n_out, c_in * n_in)
+    padded = cat([weight.reshape(-1), weight.new_zeros(1)])
+    return padded[index]
