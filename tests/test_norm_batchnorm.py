@@ -229,3 +229,14 @@ def test_empty_batch_leaves_running_stats_unchanged():
     y = F.batch_norm(convlab.zeros(0, 3, 2), mean, var, training=True)
     assert y.shape == (0, 3, 2) and (mean.numpy() == 0).all() and (var.numpy() == 1).all()
 
+
+
+def test_checkpoint_round_trip_keeps_running_stats(tmp_path):
+    bn = nn.BatchNorm2d(4)
+    bn(convlab.randn(3, 4, 2, 2) * 2 + 1)
+    convlab.save(bn.state_dict(), tmp_path / "bn.safetensors")
+    restored = nn.BatchNorm2d(4)
+    restored.load_state_dict(convlab.load(tmp_path / "bn.safetensors"))
+    for key, value in bn.state_dict().items():
+        np.testing.assert_array_equal(restored.state_dict()[key].numpy(), value.numpy(), err_msg=key)
+    assert restored.num_batches_tracked.dtype == np.int64 and restored.num_batches_tracked.item() == 1
