@@ -40,8 +40,8 @@ from .. import _random
 from ..autograd.function import Function
 from ..backend import array_module, scatter_add
 from ..tensor import Tensor
+from .conv import _SPATIAL_NAMES, _ntuple, conv_output_size
 
-_SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 # dtypes the compiled CPU kernels handle; others (float16, CuPy arrays) take the array-op path
 _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
 _compiled: dict = {}
@@ -51,19 +51,19 @@ _compiled: dict = {}
 def pool_output_size(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False) -> int:
     """Number of pooling windows along one dimension (PyTorch's ``pooling_output_shape``).
 
-    ``floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1`` (the convolution
-    formula, :func:`~convlab.ops.conv.conv_output_size`); with ``ceil_mode`` the division rounds
-    up, but the last window must start inside the input or the left padding, never in the right
-    padding.
+    ``floor((size + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1``, the convolution
+    formula (:func:`convlab.ops.conv.conv_output_size`, which computes it); with ``ceil_mode``
+    the division rounds up, but the last window must start inside the input or the left
+    padding, never in the right padding.
 
     Example::
 
         >>> pool_output_size(5, 2, 2), pool_output_size(5, 2, 2, ceil_mode=True)
         (2, 3)
     """
-    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
     if not ceil_mode:
-        return span // stride + 1
+        return conv_output_size(size, kernel_size, stride, padding, dilation)
+    span = size + 2 * padding - dilation * (kernel_size - 1) - 1
     out = -(-span // stride) + 1
     if (out - 1) * stride >= size + padding:
         out -= 1
@@ -103,18 +103,6 @@ class PoolGeometry(NamedTuple):
         return all(
             d == 1 and s == k and o * k == e for k, s, d, o, e in zip(self.kernel, self.stride, self.dilation, self.out_size, self.extent)
         )
-
-
-def _ntuple(who, arg, value, n) -> tuple:
-    """``value`` (an int or a sequence of 1 or ``n`` ints) as a tuple of ``n`` Python ints."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) in (1, n) and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
-    ):
-        return tuple(int(v) for v in value) * (n if len(value) == 1 else 1)
-    expected = "an int" if n == 1 else f"an int or a tuple of {n} ints"
-    raise TypeError(f"{who}: {arg} must be {expected}, got {value!r}")
 
 
 def _window_args(who, n, kernel_size, stride, padding, dilation, limit_padding) -> tuple:
