@@ -135,7 +135,7 @@ def _ntuple(who, arg, value, n) -> tuple:
     ):
         return tuple(int(v) for v in value) * (n if len(value) == 1 else 1)
     expected = "an int" if n == 1 else f"an int or a tuple of {n} ints"
-    raise TypeError(f"{who}: {arg} must be {expected}, got {value!r}")
+    raise TypeError(f"{_name(who)}: {arg} must be {expected}, got {value!r}")
 
 
 def _padding_pairs(who, padding, kernel, stride, dilation) -> tuple:
@@ -146,22 +146,22 @@ def _padding_pairs(who, padding, kernel, stride, dilation) -> tuple:
     n = len(kernel)
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
-            raise ValueError(f"{who}: invalid padding string {padding!r}, expected one of {PADDING_STRINGS} or ints")
+            raise ValueError(f"{_name(who)}: invalid padding string {padding!r}, expected one of {PADDING_STRINGS} or ints")
         if padding == "valid":
             return ((0, 0),) * n
         if any(s != 1 for s in stride):
-            raise ValueError(f"{who}: padding='same' is not supported for strided convolutions, got stride={stride}")
+            raise ValueError(f"{_name(who)}: padding='same' is not supported for strided convolutions, got stride={stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
     pads = _ntuple(who, "padding", padding, n)
     if any(p < 0 for p in pads):
-        raise ValueError(f"{who}: padding must be non-negative, got padding={pads}")
+        raise ValueError(f"{_name(who)}: padding must be non-negative, got padding={pads}")
     return tuple((p, p) for p in pads)
 
 
 def _positive(who, arg, values) -> None:
     if any(v <= 0 for v in values):
-        raise ValueError(f"{who}: {arg} must be positive, got {arg}={values}")
+        raise ValueError(f"{_name(who)}: {arg} must be positive, got {arg}={values}")
 
 
 def _name(who) -> str:
@@ -258,11 +258,11 @@ def _check_operands(who, n, input, weight, bias, groups, transposed):
 
 def _conv_geometry(who, in_size, kernel, stride, padding, dilation) -> ConvGeometry:
     n = len(in_size)
-    stride = _ntuple(_name(who), "stride", stride, n)
-    dilation = _ntuple(_name(who), "dilation", dilation, n)
-    _positive(_name(who), "stride", stride)
-    _positive(_name(who), "dilation", dilation)
-    pads = _padding_pairs(_name(who), padding, kernel, stride, dilation)
+    stride = _ntuple(who, "stride", stride, n)
+    dilation = _ntuple(who, "dilation", dilation, n)
+    _positive(who, "stride", stride)
+    _positive(who, "dilation", dilation)
+    pads = _padding_pairs(who, padding, kernel, stride, dilation)
     out = tuple(map(conv_output_size, in_size, kernel, stride, pads, dilation))
     if any(o < 1 for o in out):
         padded = tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pads))
@@ -657,7 +657,8 @@ class Fold(Function):
 
 
 # ---------------------------------------------------------------------------------- public API
-def _conv(who, n, input, weight, bias, stride, padding, dilation, groups):
+def checked_conv(who, n, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """``conv{n}d`` whose error messages start with ``who`` (a layer, or a function name)."""
     groups = _check_operands(who, n, input, weight, bias, groups, transposed=False)
     geom = _conv_geometry(who, input.shape[-n:], weight.shape[2:], stride, padding, dilation)
     return ConvNd.apply(input, weight, bias, geom=geom, groups=groups)
@@ -683,7 +684,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         >>> F.conv1d(convlab.ones(1, 1, 5), convlab.tensor([[[1.0, 0.0, -1.0]]])).tolist()
         [[[0.0, 0.0, 0.0]]]
     """
-    return _conv("conv1d()", 1, input, weight, bias, stride, padding, dilation, groups)
+    return checked_conv("conv1d()", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -713,7 +714,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         >>> F.conv2d(x, convlab.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])).tolist()
         [[[[19.0, 25.0], [37.0, 43.0]]]]
     """
-    return _conv("conv2d()", 2, input, weight, bias, stride, padding, dilation, groups)
+    return checked_conv("conv2d()", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -735,31 +736,31 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         >>> F.conv3d(convlab.ones(2, 3, 4, 5, 6), convlab.ones(8, 3, 3, 3, 3), padding=1).shape
         (2, 8, 4, 5, 6)
     """
-    return _conv("conv3d()", 3, input, weight, bias, stride, padding, dilation, groups)
+    return checked_conv("conv3d()", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_transpose(who, n, input, weight, bias, stride, padding, output_padding, groups, dilation):
+def checked_conv_transpose(who, n, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """``conv_transpose{n}d`` whose error messages start with ``who`` (a layer, or a function name)."""
     groups = _check_operands(who, n, input, weight, bias, groups, transposed=True)
-    name = _name(who)
     kernel = tuple(weight.shape[2:])
-    stride = _ntuple(name, "stride", stride, n)
-    dilation = _ntuple(name, "dilation", dilation, n)
-    padding = _ntuple(name, "padding", padding, n)
-    output_padding = _ntuple(name, "output_padding", output_padding, n)
-    _positive(name, "stride", stride)
-    _positive(name, "dilation", dilation)
+    stride = _ntuple(who, "stride", stride, n)
+    dilation = _ntuple(who, "dilation", dilation, n)
+    padding = _ntuple(who, "padding", padding, n)
+    output_padding = _ntuple(who, "output_padding", output_padding, n)
+    _positive(who, "stride", stride)
+    _positive(who, "dilation", dilation)
     if any(p < 0 for p in padding):
-        raise ValueError(f"{name}: padding must be non-negative, got padding={padding}")
+        raise ValueError(f"{_name(who)}: padding must be non-negative, got padding={padding}")
     if any(p < 0 or (p >= s and p >= d) for p, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(
-            f"{name}: output_padding must be non-negative and smaller than either stride or dilation, got "
+            f"{_name(who)}: output_padding must be non-negative and smaller than either stride or dilation, got "
             f"output_padding={output_padding} with stride={stride} and dilation={dilation}"
         )
     in_size = tuple(input.shape[-n:])
     out = tuple(map(conv_transpose_output_size, in_size, kernel, stride, padding, output_padding, dilation))
     if any(o < 1 for o in out):
         raise ValueError(
-            f"{name}: input of spatial size {in_size} with kernel_size={kernel}, stride={stride}, padding={padding}, "
+            f"{_name(who)}: input of spatial size {in_size} with kernel_size={kernel}, stride={stride}, padding={padding}, "
             f"dilation={dilation} and output_padding={output_padding} gives output size {out}, expected every size >= 1"
         )
     geom = ConvGeometry(out, in_size, kernel, stride, dilation, padding, padding)
@@ -793,15 +794,15 @@ _TRANSPOSE_DOC = """Transposed {n}-D convolution ("deconvolution"): the gradient
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return _conv_transpose("conv_transpose1d()", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose("conv_transpose1d()", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return _conv_transpose("conv_transpose2d()", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose("conv_transpose2d()", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return _conv_transpose("conv_transpose3d()", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose("conv_transpose3d()", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
 
 
 conv_transpose1d.__doc__ = _TRANSPOSE_DOC.format(
@@ -843,11 +844,15 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         >>> F.unfold(convlab.arange(16.0).reshape(1, 1, 4, 4), 3).shape
         (1, 9, 4)
     """
-    who = "unfold()"
+    return checked_unfold("unfold()", input, kernel_size, dilation, padding, stride)
+
+
+def checked_unfold(who, input, kernel_size, dilation=1, padding=0, stride=1):
+    """:func:`unfold` whose error messages start with ``who`` (a layer, or a function name)."""
     _check_tensor(who, "input", input)
     if input.ndim not in (3, 4) or 0 in input.shape[-3:]:
         raise ValueError(
-            f"{who}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with non-zero C, H, W, got shape {tuple(input.shape)}"
+            f"{_name(who)}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with non-zero C, H, W, got shape {tuple(input.shape)}"
         )
     geom = _block_geometry(who, input.shape[-2:], kernel_size, dilation, padding, stride)
     return Unfold.apply(input, geom=geom)
@@ -872,22 +877,26 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         >>> F.fold(cols, (4, 4), 2)[0, 0].tolist()[0]   # corners belong to 1 block, edges to 2
         [1.0, 2.0, 2.0, 1.0]
     """
-    who = "fold()"
+    return checked_fold("fold()", input, output_size, kernel_size, dilation, padding, stride)
+
+
+def checked_fold(who, input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """:func:`fold` whose error messages start with ``who`` (a layer, or a function name)."""
     _check_tensor(who, "input", input)
     if input.ndim not in (2, 3) or 0 in input.shape[-2:-1]:
-        raise ValueError(f"{who}: expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape {tuple(input.shape)}")
+        raise ValueError(f"{_name(who)}: expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape {tuple(input.shape)}")
     size = _ntuple(who, "output_size", output_size, 2)
     _positive(who, "output_size", size)
     geom = _block_geometry(who, size, kernel_size, dilation, padding, stride)
     rows, blocks = input.shape[-2:]
     if rows % geom.n_offsets:
         raise ValueError(
-            f"{who}: expected input dimension {input.ndim - 2} (size {rows}) to be divisible by the product of "
+            f"{_name(who)}: expected input dimension {input.ndim - 2} (size {rows}) to be divisible by the product of "
             f"kernel_size={geom.kernel} ({geom.n_offsets}), got input shape {tuple(input.shape)}"
         )
     if blocks != math.prod(geom.out_size):
         raise ValueError(
-            f"{who}: output_size={size}, kernel_size={geom.kernel}, dilation={geom.dilation}, padding={geom.pad_lo}, "
+            f"{_name(who)}: output_size={size}, kernel_size={geom.kernel}, dilation={geom.dilation}, padding={geom.pad_lo}, "
             f"stride={geom.stride} give {' * '.join(map(str, geom.out_size))} = {math.prod(geom.out_size)} blocks, "
             f"but the input has {blocks} (shape {tuple(input.shape)})"
         )

@@ -3,6 +3,8 @@
 from .module import Module
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .linear import Flatten, Identity, Linear, Unflatten
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, SeparableConv2d
+from .fold import Fold, Unfold
 from .activation import (
     ELU,
     GELU,
