@@ -1,0 +1,48 @@
+"""The model zoo: torchvision's constructors (same names, ``num_classes=``, parameter counts and
+``state_dict`` keys, so torchvision weight files load with ``strict=True``) plus the networks of
+the lecture notes.
+
+===================  ==============================================  ==============
+constructor          architecture                                     parameters
+===================  ==============================================  ==============
+lenet5               LeNet-5 (28x28, 10 classes)                      61,706
+alexnet              AlexNet                                          61,100,840
+vgg11/13/16/19       VGG (``_bn``: with BatchNorm)                    132.9-143.7 M
+resnet18/34/50/101   ResNet                                           11,689,512 (18)
+resnet18_cifar       ResNet-18, 3x3 stem, no max-pool (10 classes)    11,173,962
+googlenet            GoogLeNet / Inception v1 (aux heads optional)    6,624,904
+mobilenet_v2         MobileNetV2                                      3,504,872
+shufflenet_v2_x1_0   ShuffleNetV2 1.0x                                2,278,604
+squeezenet1_0/1_1    SqueezeNet                                       1,248,424 (1_0)
+densenet121          DenseNet-121                                     7,978,856
+unet                 U-Net (seed 000; configurable)                   31,037,698
+fmnist_cnn           seed 004's Fashion-MNIST CNN                     1,677,674
+cats_vs_dogs_cnn     seed 004's cats-vs-dogs CNN (150x150)            23,214,017
+===================  ==============================================  ==============
+
+Example::
+
+    >>> convlab.models.list_models(include="vgg*_bn")
+    ['vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn']
+    >>> net = convlab.models.get_model("resnet18", num_classes=10)
+"""
+
+from ._registry import get_model, get_model_builder, list_models, register_model
+from .densenet import DenseNet, densenet121
+from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
+from .mobilenet import MobileNetV2, mobilenet_v2
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101
+from .shufflenet import ShuffleNetV2, shufflenet_v2_x1_0
+from .small import CatsVsDogsCNN, LeNet5, cats_vs_dogs_cnn, lenet5
+from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1
+from .unet import UNet, unet
+from .vgg import VGG, AlexNet, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+
+__all__ = [
+    "VGG", "AlexNet", "BasicBlock", "Bottleneck", "CatsVsDogsCNN", "DenseNet", "GoogLeNet", "GoogLeNetOutputs",
+    "LeNet5", "MobileNetV2", "ResNet", "ShuffleNetV2", "SqueezeNet", "UNet", "alexnet", "cats_vs_dogs_cnn",
+    "densenet121", "get_model", "get_model_builder", "googlenet", "lenet5", "list_models", "mobilenet_v2",
+    "register_model", "resnet18", "resnet18_cifar", "resnet34", "resnet50", "resnet101", "shufflenet_v2_x1_0",
+    "squeezenet1_0", "squeezenet1_1", "unet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+    "vgg19", "vgg19_bn",
+]  # fmt: skip
