@@ -215,7 +215,7 @@ def test_wrong_input_channels_name_the_first_layer():
             call()
         message = str(info.value)
         assert message.startswith(f"{who}: input_size ")
-        assert "has 1 channel(s) at dim" in message and "the model's first layer 'conv1' (Conv2d(3, 64," in message
+        assert "has 1 channel(s), but the model's first layer 'conv1' (Conv2d(3, 64," in message
         assert message.endswith("expects 3 input channels")
 
 

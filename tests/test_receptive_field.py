@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import convlab
-from convlab import nn
+from convlab import models, nn
 
 SEED_EXAMPLES = json.loads((pathlib.Path(__file__).parents[2] / "shared/examples/seed_examples.json").read_text())
 
@@ -80,6 +80,12 @@ def _torch_twin(model):
         return torch.nn.AvgPool2d(model.kernel_size, model.stride, model.padding)
     if isinstance(model, nn.Upsample):
         return torch.nn.Upsample(scale_factor=model.scale_factor, mode=model.mode, align_corners=model.align_corners)
+    if isinstance(model, (nn.Conv2d, nn.ConvTranspose2d)):
+        cls = torch.nn.ConvTranspose2d if model.transposed else torch.nn.Conv2d
+        twin = cls(model.in_channels, model.out_channels, model.kernel_size, model.stride, model.padding,
+                   dilation=model.dilation, groups=model.groups)  # fmt: skip
+        twin.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in model.state_dict().items()})
+        return twin
     raise TypeError(type(model))
 
 
@@ -100,6 +106,9 @@ def _support(torch_model, shape, row_index, unit):
 def _check_against_gradient_support(model, shape, exact=True):
     table = convlab.receptive_field(model, shape)
     twin = _torch_twin(model).double()
+    with torch.no_grad():  # positive weights: no cancellation, the gradient support is the whole field
+        for p in twin.parameters():
+            p.copy_(p.abs() + 0.1)
     for row in table[1:]:
         units = {
             tuple(0 for _ in row.map_size),
@@ -117,6 +126,69 @@ def _check_against_gradient_support(model, shape, exact=True):
 
 
 # ---------------------------------------------------------------- tables
+
+
+def test_seed_004_resnet_stem_table():
+    """seed_examples.json -> receptive_field: the pytorch-receptive-field table of a ResNet stem."""
+    example = SEED_EXAMPLES["receptive_field"]
+    stem = nn.Sequential(
+        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, stride=2, padding=1),
+    )  # fmt: skip
+    table = convlab.receptive_field(stem, tuple(example["input_shape"]))
+    assert len(table) == len(example["table"])
+    for row, expected in zip(table, example["table"]):
+        assert row["layer"] == expected["layer"]
+        for key in ("map_size", "start", "jump", "receptive_field"):
+            assert row[key] == expected[key], (row, key)
+    query = example["unit_query"]
+    region = convlab.receptive_field_for_unit(table, str(query["layer"]), tuple(query["unit"]))
+    assert region == [tuple(axis) for axis in query["input_region"]]
+    assert [r["type"] for r in table] == ["input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+
+
+@pytest.mark.parametrize(
+    "convs,size",
+    [
+        ([dict(kernel_size=3, padding=1), dict(kernel_size=3, stride=2), dict(kernel_size=2, stride=2)], (13, 12)),
+        (
+            [dict(kernel_size=3, dilation=2, padding=2), dict(kernel_size=(5, 3), stride=(2, 1), padding=(0, 1))],
+            (15, 9),
+        ),
+        ([dict(kernel_size=4, padding="same"), dict(kernel_size=3, dilation=3, padding="same")], (11, 11)),
+        ([dict(kernel_size=1, stride=3), dict(kernel_size=3, padding="valid", groups=2)], (14, 14)),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_convolutions_match_gradient_support(convs, size):
+    model = nn.Sequential(*[nn.Conv2d(2, 2, **options) for options in convs])
+    _check_against_gradient_support(model, (2, *size))
+
+
+def test_transposed_convolution_envelope_contains_the_true_field():
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, stride=2),
+        nn.ConvTranspose2d(2, 2, 2, stride=2),
+        nn.ConvTranspose2d(2, 1, 3, stride=2, padding=1),
+    )
+    table = _check_against_gradient_support(model, (1, 11, 11), exact=False)
+    assert table[2]["jump"] == 1.0 and table[3]["jump"] == 0.5
+
+
+def test_published_figures():
+    """Araujo et al. (Distill, 2019): AlexNet's pool5 sees 195 pixels, VGG-16's pool5 212."""
+    alexnet = convlab.receptive_field(models.alexnet().features, (3, 224, 224))
+    assert alexnet[-1]["receptive_field"] == 195.0 and alexnet[-1]["jump"] == 32.0
+    vgg16 = convlab.receptive_field(models.vgg.make_layers(models.vgg.CFGS["D"]), (3, 32, 32))
+    assert vgg16[-1]["receptive_field"] == 212.0 and vgg16[-1]["map_size"] == [1, 1]
+
+
+def test_channel_shuffle_keeps_the_field():
+    """ShuffleNet's (N, g, C/g, H, W) reshape between layers: the spatial axes are the last two."""
+    net = models.shufflenet.InvertedResidual(8, 8, 1)
+    model = nn.Sequential(nn.AvgPool2d(3, 1, 1), net, nn.AvgPool2d(2))
+    table = convlab.receptive_field(model, (8, 10, 10))
+    assert table[-1]["name"] == "2" and table[-1]["receptive_field"] == 6.0
 
 
 @pytest.mark.parametrize(
@@ -211,6 +283,18 @@ def test_effective_receptive_field_matches_torch_gradient(channel):
         expected += x.grad[0].abs().sum(0).double().numpy()
     np.testing.assert_allclose(erf, expected / samples, rtol=1e-6, atol=1e-7)
     assert erf.shape == (10, 10) and erf.dtype == np.float64
+
+
+def test_effective_receptive_field_of_convolutions_matches_torch():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 3, 3, stride=2, dilation=2))
+    erf = convlab.effective_receptive_field(model, (2, 12, 12), layer=3, unit=(1, 2), samples=3, seed=1)
+    twin = torch.nn.Sequential(_torch_twin(model[0]), torch.nn.ReLU(), _torch_twin(model[2]))
+    rng, expected = np.random.default_rng(1), np.zeros((12, 12))
+    for _ in range(3):
+        x = torch.from_numpy(rng.standard_normal((1, 2, 12, 12)).astype(np.float32)).requires_grad_(True)
+        twin(x)[0, :, 1, 2].sum().backward()
+        expected += x.grad[0].abs().sum(0).double().numpy()
+    np.testing.assert_allclose(erf, expected / 3, rtol=1e-5, atol=1e-7)
 
 
 def test_effective_receptive_field_defaults_to_last_layer_centre():

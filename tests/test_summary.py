@@ -234,3 +234,26 @@ def test_failing_forward_names_the_layer():
     assert message.startswith("summary(): running Sequential on input (2, 5, 4, 4) failed in layer '1' (Linear)")
     assert "expected input with last dimension 48" in message
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in cl.modules())
+
+
+def test_convolution_rows_match_torch():
+    cl = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.ConvTranspose2d(8, 4, 2, stride=2), nn.MaxPool2d(2), nn.Conv2d(4, 6, 1, groups=2, bias=False),
+    )  # fmt: skip
+    th = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+        torch.nn.ConvTranspose2d(8, 4, 2, stride=2), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 1, groups=2, bias=False),
+    )  # fmt: skip
+    n = 2
+    s = convlab.summary(cl, input_size=(n, 3, 16, 16), verbose=0, col_names=("kernel_size", "mult_adds"))
+    th.eval()
+    leaves = [(r.name, r.output_size, r.params) for r in s.layers[1:]]
+    assert leaves == _torch_leaf_rows(th, torch.zeros(n, 3, 16, 16))
+    rows = s.layers[1:]
+    assert [r.kernel_size for r in rows] == [[3, 3], None, None, [2, 2], [2, 2], [1, 1]]
+    # torchinfo's rule: parameters x output positions (input positions for a transposed convolution)
+    assert rows[0].mult_adds == (8 * 3 * 3 * 3 + 8) * n * 8 * 8
+    assert rows[3].mult_adds == (8 * 4 * 2 * 2 + 4) * n * 8 * 8
+    assert rows[5].mult_adds == (6 * 2 * 1 * 1) * n * 8 * 8
+    assert "[3, 3]" in str(s)

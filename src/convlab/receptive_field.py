@@ -32,8 +32,10 @@ nearest upsampling ``h = 1/2``, linear ``h = 1``, cubic ``h = 2`` around the sam
 Adaptive pooling (layer or functional) and functional ops that reduce an axis to size 1 (global
 pooling written as ``x.mean((2, 3), keepdim=True)``) see the whole axis.
 
-Layers whose outputs are not feature maps (after ``Flatten``, ``Linear``) are left out: each of
-their units sees the whole input.
+A tensor is a feature map when it has the batch, channel axes and the input's number of spatial
+axes, the spatial axes last: channel reshapes such as ShuffleNet's ``(N, g, C/g, H, W)`` shuffle
+keep the field. Layers whose outputs are not feature maps (after ``Flatten``, ``Linear``) are left
+out: each of their units sees the whole input.
 
 :func:`effective_receptive_field` measures instead how strongly each input pixel influences one
 unit: the gradient of the unit with respect to the input (Luo et al., 2016), an array to plot.
@@ -53,7 +55,7 @@ from .autograd.functional import grad as autograd_grad
 from .nn.modules.module import Module
 from .nn.modules.pooling import BedOfNailsUnpool2d, SpectralPool2d, _MaxUnpoolNd
 from .ops import pool as pool_ops
-from .summary import as_shapes, check_input_channels, check_mode, model_device, preserved_model_state
+from .summary import as_shapes, check_mode, explained_channel_errors, model_device, preserved_model_state
 from .tensor import Tensor
 
 __all__ = [
@@ -308,7 +310,6 @@ def _layer_input_size(who, model, input_size):
     (shape,) = as_shapes(who, input_size) if input_size is not None else (None,)
     if shape is None or len(shape) < 2:
         raise ValueError(f"{who}: input_size must be (channels, *spatial), e.g. (3, 224, 224), got {input_size!r}")
-    check_input_channels(who, model, (1, *shape))
     return shape
 
 
@@ -356,7 +357,11 @@ def receptive_field(model: Module, input_size, mode: str = "eval") -> ReceptiveF
     tracer.rows = rows
     handles = [m.register_forward_hook(tracer.hook) for m in dict.fromkeys(model.modules()) if not m._modules]
     try:
-        with preserved_model_state(model, mode), grad_mode.enable_grad():
+        with (
+            explained_channel_errors(who, model, shape, shape[0]),
+            preserved_model_state(model, mode),
+            grad_mode.enable_grad(),
+        ):
             model(x)
     finally:
         for handle in handles:
@@ -374,7 +379,11 @@ class _Tracer:
         self.rows = []
 
     def is_map(self, shape) -> bool:
-        return len(shape) == self.spatial_dims + 2
+        """A feature map: batch, at least one channel axis, then the spatial axes (last)."""
+        return len(shape) >= self.spatial_dims + 2
+
+    def map_size(self, shape) -> tuple:
+        return tuple(shape[len(shape) - self.spatial_dims :])
 
     def field_of(self, tensor):
         """The field of ``tensor``, following the graph back to tensors already known."""
@@ -401,7 +410,7 @@ class _Tracer:
         """The field of a functional op's output: pass-through, adaptive pooling, union, or an error."""
         if not fields or not self.is_map(shape):
             return None
-        map_size = tuple(shape[2:])
+        map_size = self.map_size(shape)
         fields = [f for f in fields if len(f.map_size) == len(map_size)]
         if not fields:
             return None
@@ -431,7 +440,7 @@ class _Tracer:
         if not in_fields:
             return
         name = self.names.get(id(module), module._get_name())
-        map_size = tuple(out.shape[2:])
+        map_size = self.map_size(out.shape)
         first = in_fields[0]
         maps = None
         if len(first.map_size) == len(map_size):

@@ -104,25 +104,38 @@ def as_shapes(who: str, input_size) -> list[tuple]:
     return [tuple(int(n) for n in s) for s in shapes]
 
 
-def first_layer_with_channels(model: Module):
-    """The first module (in registration order) with an ``in_channels`` attribute, and its name."""
-    for name, module in model.named_modules():
-        channels = getattr(module, "in_channels", None)
-        if isinstance(channels, numbers.Integral):
-            return name, module
-    return None, None
+@contextlib.contextmanager
+def explained_channel_errors(who: str, model: Module, input_size: tuple, channels: int):
+    """Run the body (a forward pass of ``model`` on an input with ``channels`` channels, given by the
+    user as ``input_size``); if it fails and the first layer with ``in_channels`` that ran was handed
+    those channels but expects another number, raise a ValueError naming that layer and what it
+    expects."""
+    names = {id(m): name for name, m in model.named_modules()}
+    first = []
 
+    def record(module, args):
+        if not first and args and isinstance(args[0], Tensor) and args[0].ndim >= 2:
+            first.append((module, args[0].shape[1]))
 
-def check_input_channels(who: str, model: Module, shape: tuple, channel_dim: int = 1) -> None:
-    """ValueError naming the first layer and its expected channels when ``shape`` does not fit it."""
-    name, layer = first_layer_with_channels(model)
-    if layer is None or len(shape) <= channel_dim:
-        return
-    if shape[channel_dim] != layer.in_channels:
-        raise ValueError(
-            f"{who}: input_size {shape} has {shape[channel_dim]} channel(s) at dim {channel_dim}, but the model's first "
-            f"layer '{name}' ({layer!r}) expects {layer.in_channels} input channels"
-        )
+    handles = [
+        m.register_forward_pre_hook(record)
+        for m in dict.fromkeys(model.modules())
+        if isinstance(getattr(m, "in_channels", None), numbers.Integral)
+    ]
+    try:
+        yield
+    except (ValueError, TypeError, RuntimeError) as error:
+        if first:
+            layer, received = first[0]
+            if received != layer.in_channels and received == channels:
+                raise ValueError(
+                    f"{who}: input_size {tuple(input_size)} has {received} channel(s), but the model's first layer "
+                    f"'{names.get(id(layer), layer._get_name())}' ({layer!r}) expects {layer.in_channels} input channels"
+                ) from error
+        raise
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def model_device(model: Module):
@@ -405,7 +418,8 @@ def summary(
     Raises:
         TypeError/ValueError: bad arguments, naming the argument and the valid choices; an
             ``input_size`` whose channels do not match the model's first convolution (the
-            message names that layer and the channels it expects).
+            message names that layer and the channels it expects); any error of the forward
+            pass, prefixed with the layer it happened in.
 
     Example::
 
@@ -481,7 +495,6 @@ def _summary_inputs(who, model, input_size, input_data, batch_dim, input_dtypes)
         input_dtypes = [dtypes.float32] * len(shapes)
     elif len(input_dtypes) != len(shapes):
         raise ValueError(f"{who}: got {len(input_dtypes)} dtypes for {len(shapes)} input shapes")
-    check_input_channels(who, model, shapes[0])
     return random_inputs(shapes, input_dtypes, model_device(model))
 
 
@@ -531,13 +544,18 @@ def _traced_rows(who, model, inputs, mode):
     for module in dict.fromkeys(model.modules()):
         handles.append(module.register_forward_pre_hook(before))
         handles.append(module.register_forward_hook(after))
+    shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+    channels = inputs[0].shape[1] if inputs[0].ndim > 1 else 0
     try:
-        with preserved_model_state(model, mode), grad_mode.no_grad():
-            model(*inputs)
-    except (ValueError, TypeError, RuntimeError) as error:
-        where = f" in layer '{stack[-1].name}' ({stack[-1].type})" if stack else ""
-        shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-        raise type(error)(f"{who}: running {model._get_name()} on input {shapes} failed{where}: {error}") from error
+        with explained_channel_errors(who, model, tuple(inputs[0].shape), channels):
+            try:
+                with preserved_model_state(model, mode), grad_mode.no_grad():
+                    model(*inputs)
+            except (ValueError, TypeError, RuntimeError) as error:
+                where = f" in layer '{stack[-1].name}' ({stack[-1].type})" if stack else ""
+                raise type(error)(
+                    f"{who}: running {model._get_name()} on input {shapes} failed{where}: {error}"
+                ) from error
     finally:
         for handle in handles:
             handle.remove()
