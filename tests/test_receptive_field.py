@@ -150,13 +150,19 @@ def test_seed_004_resnet_stem_table():
 @pytest.mark.parametrize(
     "convs,size",
     [
-        ([dict(kernel_size=3, padding=1), dict(kernel_size=3, stride=2), dict(kernel_size=2, stride=2)], (13, 12)),
         (
-            [dict(kernel_size=3, dilation=2, padding=2), dict(kernel_size=(5, 3), stride=(2, 1), padding=(0, 1))],
+            [{"kernel_size": 3, "padding": 1}, {"kernel_size": 3, "stride": 2}, {"kernel_size": 2, "stride": 2}],
+            (13, 12),
+        ),
+        (
+            [
+                {"kernel_size": 3, "dilation": 2, "padding": 2},
+                {"kernel_size": (5, 3), "stride": (2, 1), "padding": (0, 1)},
+            ],
             (15, 9),
         ),
-        ([dict(kernel_size=4, padding="same"), dict(kernel_size=3, dilation=3, padding="same")], (11, 11)),
-        ([dict(kernel_size=1, stride=3), dict(kernel_size=3, padding="valid", groups=2)], (14, 14)),
+        ([{"kernel_size": 4, "padding": "same"}, {"kernel_size": 3, "dilation": 3, "padding": "same"}], (11, 11)),
+        ([{"kernel_size": 1, "stride": 3}, {"kernel_size": 3, "padding": "valid", "groups": 2}], (14, 14)),
     ],
 )
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
