@@ -16,19 +16,29 @@ from ..io import checkpoint
 from ..io.torch_state_dict import load_torch_state_dict
 
 _MODELS: dict = {}
+_INPUT_SIZES: dict = {}
 
 
-def register_model(name: str | None = None):
-    """Decorator adding a constructor to the registry under ``name`` (default: its own name)."""
+def register_model(name: str | None = None, input_size: tuple = (3, 224, 224)):
+    """Decorator adding a constructor to the registry under ``name`` (default: its own name);
+    ``input_size`` is the model's usual input ``(channels, height, width)``, used by the command
+    line tools when none is given."""
 
     def wrap(fn):
         key = name or fn.__name__
         if key in _MODELS:
             raise ValueError(f"register_model(): a model named {key!r} is already registered")
         _MODELS[key] = fn
+        _INPUT_SIZES[key] = tuple(input_size)
         return fn
 
     return wrap
+
+
+def default_input_size(name: str) -> tuple:
+    """The usual input ``(channels, height, width)`` of the registered model ``name``."""
+    get_model_builder(name)
+    return _INPUT_SIZES[name.lower()]
 
 
 def list_models(include=None, exclude=None) -> list[str]:

@@ -249,7 +249,7 @@ def resnet101(*, weights=None, **kwargs) -> ResNet:
     return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], weights, **kwargs)
 
 
-@register_model()
+@register_model(input_size=(3, 32, 32))
 def resnet18_cifar(*, weights=None, num_classes: int = 10, **kwargs) -> ResNet:
     """ResNet-18 for 32x32 images (CIFAR): a 3x3 stride-1 stem and no max-pool, so the stages see
     32, 16, 8 and 4 pixel maps; 11,173,962 parameters with 10 classes. The ``state_dict`` keys are

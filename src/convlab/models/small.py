@@ -43,7 +43,7 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-@register_model()
+@register_model(input_size=(1, 28, 28))
 def lenet5(*, weights=None, **kwargs) -> LeNet5:
     """LeNet-5, 61,706 parameters with 10 classes.
 
@@ -93,7 +93,7 @@ class CatsVsDogsCNN(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-@register_model()
+@register_model(input_size=(3, 150, 150))
 def cats_vs_dogs_cnn(*, weights=None, **kwargs) -> CatsVsDogsCNN:
     """Seed 004's cats-vs-dogs CNN, 23,214,017 parameters at 150x150.
 

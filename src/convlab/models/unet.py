@@ -133,7 +133,7 @@ class UNet(nn.Module):
         return self.outc(x)
 
 
-@register_model()
+@register_model(input_size=(3, 256, 256))
 def unet(*, weights=None, **kwargs) -> UNet:
     """U-Net (seed 000); 31,037,698 parameters with the defaults.
 
