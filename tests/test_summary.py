@@ -257,3 +257,38 @@ def test_convolution_rows_match_torch():
     assert rows[3].mult_adds == (8 * 4 * 2 * 2 + 4) * n * 8 * 8
     assert rows[5].mult_adds == (6 * 2 * 1 * 1) * n * 8 * 8
     assert "[3, 3]" in str(s)
+
+
+def _seed_fmnist_cnn():
+    """Seed 004's Fashion-MNIST CNN as /work/shared/README.md specifies it."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64),
+        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.BatchNorm1d(512), nn.Dropout(0.5), nn.Linear(512, 10),
+    )  # fmt: skip
+
+
+def test_seed_004_keras_table():
+    """The lecture's Keras summary: per-layer counts (BatchNorm with its 2 running statistics per
+    channel, as Keras counts them), 1,677,674 trainable, 1,408 non-trainable, 1,679,082 total."""
+    keras_rows = [  # (output shape without batch, in PyTorch's NCHW order; Keras "Param #")
+        ([32, 28, 28], 320), ([32, 28, 28], 0), ([32, 28, 28], 128),
+        ([32, 28, 28], 9248), ([32, 28, 28], 0), ([32, 28, 28], 128), ([32, 14, 14], 0), ([32, 14, 14], 0),
+        ([64, 14, 14], 18496), ([64, 14, 14], 0), ([64, 14, 14], 256),
+        ([64, 14, 14], 36928), ([64, 14, 14], 0), ([64, 14, 14], 256), ([64, 7, 7], 0), ([64, 7, 7], 0),
+        ([3136], 0), ([512], 1606144), ([512], 0), ([512], 2048), ([512], 0), ([10], 5130),
+    ]  # fmt: skip
+    net = _seed_fmnist_cnn()
+    s = convlab.summary(net, input_size=(1, 1, 28, 28), verbose=0, mode="eval")
+    floating_buffers = {name.rpartition(".")[0]: 0 for name, _ in net.named_buffers()}
+    for name, b in net.named_buffers():
+        if b.dtype.kind == "f":
+            floating_buffers[name.rpartition(".")[0]] += b.numel()
+    rows = [(r.output_size[1:], r.params + floating_buffers.get(r.name, 0)) for r in s.layers[1:]]
+    assert rows == keras_rows
+    assert s.trainable_params == s.total_params == 1_677_674
+    keras = convlab.summary(net, input_size=(1, 1, 28, 28), verbose=0, count_buffers=True, mode="eval")
+    assert (keras.total_params, keras.trainable_params, keras.non_trainable_params) == (1_679_082, 1_677_674, 1_408)
+    assert "Trainable params: 1,677,674" in str(s)
