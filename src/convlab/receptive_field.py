@@ -132,7 +132,7 @@ def _key(edge):
     return edge[:2] if type(edge) is tuple else id(edge)
 
 
-def _window_maps(module, ndim, in_size, out_size):
+def _window_maps(module, ndim):
     """Per axis ``(a, b, h)`` of a window layer (convolution, pooling), or None if not one."""
     kernel = getattr(module, "kernel_size", None)
     if kernel is None:
@@ -170,7 +170,7 @@ def _adaptive_maps(in_size, out_size):
     return maps
 
 
-def _resample_maps(module, ndim, in_size, out_size):
+def _resample_maps(module, in_size, out_size):
     """``(a, b, h)`` of an interpolation layer (``Upsample``), adaptive or spectral pooling, or None."""
     if isinstance(module, SpectralPool2d):  # every output depends on the whole map (a truncated DFT)
         maps = []
@@ -411,9 +411,6 @@ class _Tracer:
         if not fields or not self.is_map(shape):
             return None
         map_size = self.map_size(shape)
-        fields = [f for f in fields if len(f.map_size) == len(map_size)]
-        if not fields:
-            return None
         if len(fields) == 1 and fields[0].map_size == map_size:
             return fields[0]
         if len(fields) == 1 and (
@@ -432,21 +429,16 @@ class _Tracer:
 
     def hook(self, module, args, output):
         outputs = [t for t in _flat_tensors(output) if t.dtype.kind == "f"]
-        inputs = [t for t in _flat_tensors(args)]
         if not outputs or not self.is_map(outputs[0].shape):
             return
         out = outputs[0]
-        in_fields = [f for f in (self.field_of(t) for t in inputs) if f is not None]
+        in_fields = [f for f in (self.field_of(t) for t in _flat_tensors(args)) if f is not None]
         if not in_fields:
             return
         name = self.names.get(id(module), module._get_name())
         map_size = self.map_size(out.shape)
         first = in_fields[0]
-        maps = None
-        if len(first.map_size) == len(map_size):
-            maps = _window_maps(module, len(map_size), first.map_size, map_size) or _resample_maps(
-                module, len(map_size), first.map_size, map_size
-            )
+        maps = _window_maps(module, len(map_size)) or _resample_maps(module, first.map_size, map_size)
         if maps is not None:
             field = first.mapped(map_size, maps)
         else:
