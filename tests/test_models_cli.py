@@ -1,13 +1,16 @@
 """The `summary` and `receptive-field` subcommands (convlab.models.commands)."""
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
-from convlab.models.commands import add_receptive_field_command, add_summary_command
+from convlab.models.commands import add_receptive_field_command, add_summary_command, main
 
 
 def _run(argv):
+    """Both subcommands registered on a fresh parser, as the convlab command registers them."""
     parser = argparse.ArgumentParser(prog="convlab")
     subparsers = parser.add_subparsers()
     add_summary_command(subparsers)
@@ -54,3 +57,15 @@ def test_bad_input(capsys):
     with pytest.raises(SystemExit):
         _run(["summary", "lenet5", "--columns", "weights"])
     assert "invalid choice: 'weights'" in capsys.readouterr().err
+
+
+def test_main_runs_as_a_module(capsys):
+    assert main(["summary", "lenet5", "--depth", "0"]) == 0
+    assert "Total params: 61,706" in capsys.readouterr().out
+    done = subprocess.run(
+        [sys.executable, "-m", "convlab.models.commands", "receptive-field", "resnet19"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "unknown model 'resnet19'" in done.stderr
