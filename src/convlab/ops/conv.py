@@ -46,6 +46,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import array_module
 from ..tensor import Tensor
+from . import _conv_kernels as _kernels
 from .shape import cat
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -379,15 +380,116 @@ def _is_depthwise(w, groups) -> bool:
     return groups > 1 and w.shape[1] == 1
 
 
-def _conv_forward(xl, w, geom: ConvGeometry, groups, keep_columns=False):
+# The compiled kernels (ops/_conv_kernels.py) take every 1-D/2-D NumPy float32/float64
+# convolution that is either ungrouped with a multiple of 16 output channels ("dense": register
+# tiles of 16 channels) or depthwise with one output per channel ("depthwise"); the GEMM and
+# array-op paths (any array module, any dims and groups) take the rest.
+def _compiled_path(a, c_out, c_per_group, geom: ConvGeometry, groups):
+    if type(a) is not np.ndarray or a.dtype not in _kernels.MAX_ROWS or len(geom.kernel) > 2:
+        return None
+    if groups == 1 and c_out % _kernels.BLOCK == 0:
+        return "dense"
+    if c_per_group == 1 and c_out == groups:
+        return "depthwise"
+    return None
+
+
+def _padded(al, lo, hi, channels_last):
+    """The zero-padded (negative amounts: cropped) input of a compiled kernel, seen as
+    ``(N, *spatial, C)``.
+
+    With ``channels_last`` the memory is C-contiguous channels-last (what the weight gradient
+    needs for ``g``, and the depthwise kernel); otherwise it keeps the input's own layout, NCHW
+    or NHWC, which the dense kernel reads through strides, and an input that needs no padding
+    and already is one contiguous block is returned as is.
+    """
+    crop = tuple(slice(max(-l, 0), n - max(-h, 0)) for l, h, n in zip(lo, hi, al.shape[1:-1]))
+    al = al[(slice(None),) + crop]
+    lo, hi = tuple(max(l, 0) for l in lo), tuple(max(h, 0) for h in hi)
+    unpadded = not any(lo) and not any(hi)
+    if unpadded and (al.flags.c_contiguous if channels_last else _kernels.flat_strides(_planar_nd(al)) is not None):
+        return al
+    channel_major = not channels_last and al.shape[-1] > 1 and al.strides[-1] > al.strides[-2]
+    shape = (al.shape[0],) + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:]
+    if channel_major:
+        out = np.moveaxis(np.empty(shape[:1] + shape[-1:] + shape[1:-1], dtype=al.dtype), 1, -1)
+    else:
+        out = np.empty(shape, dtype=al.dtype)
+    _kernels.pad(_planar_nd(al), _planar_nd(out), *((0,) * (2 - len(lo)) + lo))
+    return out
+
+
+def _planar_nd(a):
+    """A channels-last 1-D or 2-D array as 2-D spatial ``(N, H, W, C)`` (1-D: ``H = 1``)."""
+    return a if a.ndim == 4 else a[:, None]
+
+
+def _planar(a, geom: ConvGeometry):
+    """A channels-last array as 2-D spatial ``(N, H, W, C)``: 1-D inputs get ``H = 1``."""
+    return a if len(geom.kernel) == 2 else a[:, None]
+
+
+def _planar_steps(geom: ConvGeometry):
+    """``(stride_h, stride_w, dilation_h, dilation_w)`` of the 2-D view."""
+    stride, dilation = geom.stride, geom.dilation
+    if len(geom.kernel) == 1:
+        stride, dilation = (1,) + stride, (1,) + dilation
+    return stride + dilation
+
+
+def _direct_forward(padded, w, geom: ConvGeometry):
+    """Compiled forward on a padded C-contiguous channels-last input."""
+    y = np.empty((padded.shape[0],) + geom.out_size + (w.shape[0],), dtype=padded.dtype)
+    w2 = w if w.ndim == 4 else w[:, :, None]
+    _kernels.conv2d_forward(_planar(padded, geom), _kernels.pack_weight(w2), _planar(y, geom), *_planar_steps(geom))
+    return y
+
+
+def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
+    """Compiled weight gradient ``(C_out, C, *K)`` from the padded input and the channels-last
+    output gradient, read from ``g_buffer`` at offset ``g_corner`` (e.g. inside a padded copy)."""
+    fill = (1,) * (2 - len(geom.kernel))
+    corner = (0,) * len(fill) + tuple(g_corner)
+    dw = _kernels.conv2d_weight_grad(
+        _planar(padded, geom), _planar(g_buffer, geom), *corner, *(fill + geom.out_size), *(fill + geom.kernel),
+        *_planar_steps(geom),
+    )
+    return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
+
+
+def _depthwise_direct_forward(padded, w, geom: ConvGeometry):
+    """Compiled depthwise forward: ``prod(K)`` multiply-adds per output, vectorised over channels."""
+    y = np.empty((padded.shape[0],) + geom.out_size + (w.shape[0],), dtype=padded.dtype)
+    taps = np.ascontiguousarray(np.moveaxis(w[:, 0], 0, -1))  # (*K, C)
+    _kernels.depthwise_forward(
+        _planar(padded, geom), taps if taps.ndim == 3 else taps[None], _planar(y, geom), *_planar_steps(geom)
+    )
+    return y
+
+
+def _depthwise_direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
+    """Compiled depthwise weight gradient ``(C, 1, *K)``."""
+    g = g_buffer[(slice(None),) + tuple(slice(c, c + o) for c, o in zip(g_corner, geom.out_size))]
+    kernel = (1,) * (2 - len(geom.kernel)) + geom.kernel
+    dw = _kernels.depthwise_weight_grad(_planar(padded, geom), _planar(g, geom), *kernel, *_planar_steps(geom))
+    return np.ascontiguousarray(np.moveaxis(dw, -1, 0)).reshape((g.shape[-1], 1) + geom.kernel)
+
+
+def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False):
     """Channels-last convolution ``(N, *I, C) -> (N, *O, C_out)`` (a fresh C-contiguous array).
 
-    Returns ``(output, columns)``; ``columns`` (for the weight gradient) only if asked for and
-    the GEMM path built them, else None.
+    Returns ``(output, saved)``: with ``keep``, what the weight gradient can reuse (the padded
+    input of the compiled path, ``("padded", array)``, or the GEMM's ``("columns", array)``),
+    else None.
     """
     xp = array_module(xl)
     n_batch = xl.shape[0]
     c_out = w.shape[0]
+    path = _compiled_path(xl, c_out, w.shape[1], geom, groups)
+    if path is not None:
+        padded = _padded(xl, geom.pad_lo, geom.pad_hi, channels_last=path == "depthwise")
+        forward = _direct_forward if path == "dense" else _depthwise_direct_forward
+        return forward(padded, w, geom), ("padded", padded) if keep else None
     if _is_depthwise(w, groups):
         return _depthwise_forward(xl, w, geom, groups), None
     cols = _columns(xl, geom, groups)
@@ -397,7 +499,7 @@ def _conv_forward(xl, w, geom: ConvGeometry, groups, keep_columns=False):
     else:
         y = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
         y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, c_out)
-    return y.reshape((n_batch,) + geom.out_size + (c_out,)), cols if keep_columns else None
+    return y.reshape((n_batch,) + geom.out_size + (c_out,)), ("columns", cols) if keep else None
 
 
 def _depthwise_forward(xl, w, geom, groups):
@@ -422,20 +524,49 @@ def _flipped_weight(w, groups):
     co = g_co // groups
     k = w.shape[2:]
     ws = w.reshape((groups, co, cg) + k).swapaxes(1, 2).reshape((groups * cg, co) + k)
-    return ws[(slice(None), slice(None)) + (slice(None, None, -1),) * len(k)]
+    return array_module(w).ascontiguousarray(ws[(slice(None), slice(None)) + (slice(None, None, -1),) * len(k)])
+
+
+def _flipped_geometry(geom: ConvGeometry) -> ConvGeometry:
+    """The stride-1 input gradient as a forward convolution of the output gradient:
+    ``dx[i] = sum_k g[i + lo - k*D] w[k]``, a correlation of ``g`` padded by ``D(K-1) - lo``
+    before and ``I - O + lo`` after (negative amounts crop) with the reflected kernel."""
+    lo = tuple(d * (k - 1) - p for k, d, p in zip(geom.kernel, geom.dilation, geom.pad_lo))
+    hi = tuple(i - o + p for i, o, p in zip(geom.in_size, geom.out_size, geom.pad_lo))
+    return ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
+
+
+def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, need_input, need_weight, saved=None):
+    """Channels-last gradients of ``y = conv(in, w)``: ``(dx (N, *I, C_in) or None, dw or None)``.
+
+    ``inl`` is the channels-last input (may be None when ``saved`` holds what the forward kept).
+    On the compiled path the padded copy of ``g`` made for the input gradient is also where the
+    weight gradient reads ``g`` from.
+    """
+    dx = dw = None
+    g_source = None
+    if need_input:
+        if geom.unit_stride:
+            back = _flipped_geometry(geom)
+            wf = _flipped_weight(w, groups)
+            path = _compiled_path(gl, wf.shape[0], wf.shape[1], back, groups)
+            if path is not None:
+                g_padded = _padded(gl, back.pad_lo, back.pad_hi, channels_last=True)
+                dx = (_direct_forward if path == "dense" else _depthwise_direct_forward)(g_padded, wf, back)
+                if min(back.pad_lo) >= 0:
+                    g_source = (g_padded, back.pad_lo)
+            else:
+                dx = _conv_forward(gl, wf, back, groups)[0]
+        else:
+            dx = _conv_col2im_grad(gl, w, geom, groups)
+    if need_weight:
+        dw = _conv_weight_grad(inl, gl, geom, groups, saved, g_source)
+    return dx, dw
 
 
 def _conv_input_grad(gl, w, geom: ConvGeometry, groups):
     """Channels-last gradient w.r.t. the input: ``(N, *O, C_out) -> (N, *I, C_in)``."""
-    xp = array_module(gl)
-    if geom.unit_stride:
-        # dx[i] = sum_k g[i + lo - k*D] w[k]: a correlation of g, padded by D(K-1) - lo before
-        # and I - O + lo after (negative: cropped), with the flipped, channel-swapped kernel.
-        lo = tuple(d * (k - 1) - p for k, d, p in zip(geom.kernel, geom.dilation, geom.pad_lo))
-        hi = tuple(i - o + p for i, o, p in zip(geom.in_size, geom.out_size, geom.pad_lo))
-        back = ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
-        return _conv_forward(gl, xp.ascontiguousarray(_flipped_weight(w, groups)), back, groups)[0]
-    return _conv_col2im_grad(gl, w, geom, groups)
+    return _conv_backward(gl, w, None, geom, groups, True, False)[0]
 
 
 def _conv_col2im_grad(gl, w, geom, groups):
@@ -458,16 +589,27 @@ def _conv_col2im_grad(gl, w, geom, groups):
     return dx.reshape(dx.shape[:-2] + (groups * cg,))
 
 
-def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, cols=None):
-    """Gradient w.r.t. the weight ``(G*Co, Cg, *K)``: one GEMM ``cols^T @ g`` (groups batched)."""
+def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, saved=None, g_source=None):
+    """Gradient w.r.t. the weight ``(G*Co, Cg, *K)``.
+
+    Compiled path: from the padded input (``saved`` or made here) and ``g`` (``g_source``:
+    a buffer holding it and the offset of its first element, or ``gl`` itself). GEMM path: one
+    GEMM ``cols^T @ g`` (groups batched), from the forward's columns when saved.
+    """
     xp = array_module(gl)
     c_out = gl.shape[-1]
-    k = geom.kernel
-    rows = gl.shape[0] * math.prod(geom.out_size)
-    if cols is None and groups > 1 and xl.shape[-1] == groups:
+    kind, kept = saved if saved is not None else (None, None)
+    c_in = (kept if kind == "padded" else xl).shape[-1] if kind != "columns" else None
+    path = None if kind == "columns" else _compiled_path(gl, c_out, c_in // groups, geom, groups)
+    if path is not None:
+        padded = kept if kind == "padded" else _padded(xl, geom.pad_lo, geom.pad_hi, channels_last=path == "depthwise")
+        if g_source is None:
+            g_source = (np.ascontiguousarray(gl), (0,) * len(geom.kernel))
+        return (_direct_weight_grad if path == "dense" else _depthwise_direct_weight_grad)(padded, *g_source, geom)
+    if kind is None and groups > 1 and xl.shape[-1] == groups:
         return _depthwise_weight_grad(xl, gl, geom, groups)
-    if cols is None:
-        cols = _columns(xl, geom, groups)
+    cols = kept if kind == "columns" else _columns(xl, geom, groups)
+    rows = gl.shape[0] * math.prod(geom.out_size)
     g2 = gl.reshape(rows, c_out)
     co = c_out // groups
     if groups == 1:
@@ -476,7 +618,7 @@ def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, cols=None):
         dwm = xp.matmul(cols.transpose(0, 2, 1), g2.reshape(rows, groups, co).transpose(1, 0, 2))
     cg = dwm.shape[1] // geom.n_offsets
     dw = dwm.reshape(groups, geom.n_offsets, cg, co).transpose(0, 3, 2, 1)
-    return xp.ascontiguousarray(dw).reshape((c_out, cg) + k)
+    return xp.ascontiguousarray(dw).reshape((c_out, cg) + geom.kernel)
 
 
 def _depthwise_weight_grad(xl, gl, geom, groups):
@@ -519,13 +661,14 @@ class ConvNd(Function):
             x = x[None]
         xl = _channels_last(x)
         needs = ctx.needs_input_grad
-        y, cols = _conv_forward(xl, w, geom, groups, keep_columns=needs[1])
+        y, saved = _conv_forward(xl, w, geom, groups, keep=needs[1])
         if b is not None:
             y += b
         if needs[0]:
             ctx.w = w
         if needs[1]:
-            ctx.xl, ctx.cols = (None, cols) if cols is not None else (xl, None)
+            # the padded input or the columns when the forward made them, else the input itself
+            ctx.xl, ctx.saved = (None, saved) if saved is not None else (xl, None)
         ctx.geom, ctx.groups, ctx.unbatched = geom, groups, unbatched
         y = _channels_first(y)
         return y[0] if unbatched else y
@@ -536,13 +679,14 @@ class ConvNd(Function):
             g = g[None]
         gl = _channels_last(g)
         needs = ctx.needs_input_grad
-        dx = dw = db = None
-        if needs[0]:
-            dx = _channels_first(_conv_input_grad(gl, ctx.w, ctx.geom, ctx.groups))
+        dx, dw = _conv_backward(
+            gl, ctx.__dict__.get("w"), ctx.__dict__.get("xl"), ctx.geom, ctx.groups, needs[0], needs[1], ctx.__dict__.get("saved")
+        )
+        db = None
+        if dx is not None:
+            dx = _channels_first(dx)
             if ctx.unbatched:
                 dx = dx[0]
-        if needs[1]:
-            dw = _conv_weight_grad(ctx.xl, gl, ctx.geom, ctx.groups, cols=ctx.cols)
         if needs[2]:
             db = _bias_grad(gl)
         return dx, dw, db
@@ -588,6 +732,7 @@ class ConvTransposeNd(Function):
             if ctx.unbatched:
                 dx = dx[0]
         if needs[1]:
+            # this op's output gradient is the input of the convolution it transposes
             dw = _conv_weight_grad(gl, ctx.xl, ctx.geom, ctx.groups)
         if needs[2]:
             db = _bias_grad(gl)
