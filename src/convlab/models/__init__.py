@@ -16,7 +16,6 @@ shufflenet_v2_x1_0   ShuffleNetV2 1.0x                                2,278,604
 squeezenet1_0/1_1    SqueezeNet                                       1,248,424 (1_0)
 densenet121          DenseNet-121                                     7,978,856
 unet                 U-Net (seed 000; configurable)                   31,037,698
-fmnist_cnn           seed 004's Fashion-MNIST CNN                     1,677,674
 cats_vs_dogs_cnn     seed 004's cats-vs-dogs CNN (150x150)            23,214,017
 ===================  ==============================================  ==============
 
