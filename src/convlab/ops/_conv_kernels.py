@@ -41,19 +41,21 @@ _PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a kernel call runs on 
 
 
 @intrinsic(prefer_literal=True)
-def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate):
-    """``C[r, 0:16] = (C[r, 0:16] if accumulate else 0) + sum_{k3,k2,k1} A[r, k] * B[k, 0:16]``
-    for ``r < rows``, where (all offsets in elements of the flat arrays ``a``, ``b``, ``c``)
+def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3):
+    """``C[r, 0:16] = Z[r, 0:16] + sum_{k3,k2,k1} A[r, k] * B[k, 0:16]`` for ``r < rows``, where
+    (all offsets in elements of the flat arrays ``a``, ``b``, ``c``, ``z``)
     ``A[r, k] = a[a_off + r*a_rs + k1*a_k1 + k2*a_k2 + k3*a_k3]``,
-    ``B[k, j] = b[b_off + k1*b_k1 + k2*b_k2 + k3*b_k3 + j]`` and ``C[r, j] = c[c_off + r*c_rs + j]``."""
+    ``B[k, j] = b[b_off + k1*b_k1 + k2*b_k2 + k3*b_k3 + j]``, ``C[r, j] = c[c_off + r*c_rs + j]``
+    and the starting values ``Z[r, j] = z[z_off + r*z_rs + j]`` (zeros, a bias with ``z_rs = 0``,
+    or ``C`` itself to accumulate)."""
     if not isinstance(rows, types.IntegerLiteral):
         return None
     n_rows = rows.literal_value
     dtype = a.dtype
-    sig = types.void(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+    sig = types.void(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
 
     def codegen(context, builder, signature, args):
-        (_, a_v, a_off_v, a_rs_v, a1, a2, a3, b_v, b_off_v, b1, b2, b3, c_v, c_off_v, c_rs_v, k1n, k2n, k3n, acc_v) = args
+        (_, a_v, a_off_v, a_rs_v, a1, a2, a3, b_v, b_off_v, b1, b2, b3, c_v, c_off_v, c_rs_v, z_v, z_off_v, z_rs_v, k1n, k2n, k3n) = args
         scalar = context.get_value_type(dtype)
         lanes = 32 // np.dtype(str(dtype)).itemsize  # one 256-bit register
         vec = ir.VectorType(scalar, lanes)
@@ -68,10 +70,12 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
 
         a_off_v, a_rs_v, a1, a2, a3 = map(as_i64, (a_off_v, a_rs_v, a1, a2, a3))
         b_off_v, b1, b2, b3, c_off_v, c_rs_v = map(as_i64, (b_off_v, b1, b2, b3, c_off_v, c_rs_v))
+        z_off_v, z_rs_v = as_i64(z_off_v), as_i64(z_rs_v)
         k1n, k2n, k3n = map(as_i64, (k1n, k2n, k3n))
         a0 = builder.gep(data(signature.args[1], a_v), [a_off_v])
         b0 = builder.gep(data(signature.args[7], b_v), [b_off_v])
         c0 = builder.gep(data(signature.args[12], c_v), [c_off_v])
+        z0 = builder.gep(data(signature.args[15], z_v), [z_off_v])
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}{'f32' if lanes == 8 else 'f64'}"
         )
@@ -83,15 +87,11 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
             ]
             for r in range(n_rows)
         ]
-        with builder.if_else(builder.icmp_unsigned("!=", acc_v, ir.Constant(acc_v.type, 0))) as (load_c, zero_c):
-            with load_c:
-                for r in range(n_rows):
-                    for v in range(n_vec):
-                        builder.store(builder.load(c_ptrs[r][v], align=np.dtype(str(dtype)).itemsize), accs[r][v])
-            with zero_c:
-                for r in range(n_rows):
-                    for v in range(n_vec):
-                        builder.store(ir.Constant(vec, None), accs[r][v])
+        for r in range(n_rows):
+            z_row = builder.gep(z0, [builder.mul(z_rs_v, ir.Constant(i64, r))])
+            for v in range(n_vec):
+                start = builder.bitcast(builder.gep(z_row, [ir.Constant(i64, v * lanes)]), vec.as_pointer())
+                builder.store(builder.load(start, align=np.dtype(str(dtype)).itemsize), accs[r][v])
         a_rows = [builder.gep(a0, [builder.mul(a_rs_v, ir.Constant(i64, r))]) for r in range(n_rows)]
         broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
         with cgutils.for_range(builder, k3n) as loop3:
@@ -124,20 +124,20 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
 
 
 @njit(cache=True)
-def _tile_rows(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate):
+def _tile_rows(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3):
     """:func:`_tile` for a run-time row count ``1 <= rows <= 6`` (one compiled tile per count)."""
     if rows == 6:
-        _tile(6, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(6, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
     elif rows == 5:
-        _tile(5, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(5, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
     elif rows == 4:
-        _tile(4, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(4, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
     elif rows == 3:
-        _tile(3, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(3, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
     elif rows == 2:
-        _tile(2, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(2, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
     else:
-        _tile(1, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, n1, n2, n3, accumulate)
+        _tile(1, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
 
 
 @njit(cache=True)
@@ -168,7 +168,7 @@ def flat_strides(x):
 
 
 @njit(cache=True)
-def _forward_rows(xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
+def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
     """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`; the input is read
     through its element strides, so any layout works (only the output and weight tiles need
     contiguous channels)."""
@@ -198,35 +198,37 @@ def _forward_rows(xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_
                     _tile_rows(
                         r, xf, a_row + j * stride_w * sw, stride_w * sw, a1, a2, a3,
                         wf, blk * block, b1, b2, b3,
-                        yf, y_row + j * c_out + blk * BLOCK, c_out, n1, n2, kh, False,
+                        yf, y_row + j * c_out + blk * BLOCK, c_out, init, blk * BLOCK, 0, n1, n2, kh,
                     )
                     j += r
 
 
 @njit(parallel=True, cache=True)
-def _forward_parallel(xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks):
+def _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks):
     rows = y.shape[0] * y.shape[1]
     for t in prange(chunks):
         _forward_rows(
-            xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_w, max_rows, t * rows // chunks, (t + 1) * rows // chunks
+            xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, t * rows // chunks, (t + 1) * rows // chunks
         )
 
 
-def conv2d_forward(xp, wpk, y, stride_h, stride_w, dil_h, dil_w):
-    """``y[n, i, j, o] = sum_{p, q, c} xp[n, i*sh + p*dh, j*sw + q*dw, c] * w[o, c, p, q]``.
+def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w):
+    """``y[n, i, j, o] = bias[o] + sum_{p, q, c} xp[n, i*sh + p*dh, j*sw + q*dw, c] * w[o, c, p, q]``.
 
     Args:
         xp: padded input seen as ``(N, Hp, Wp, C)``, in any layout :func:`flat_strides` accepts.
         wpk: packed weight ``(C_out/16, KH, KW, C, 16)`` (see :func:`pack_weight`).
+        bias: ``(C_out,)`` or None.
         y: C-contiguous output ``(N, OH, OW, C_out)``, overwritten.
     """
     (xf, (sn, sh, sw, sc)), c = flat_strides(xp), xp.shape[3]
+    init = np.zeros(y.shape[3], y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
     max_rows = MAX_ROWS[y.dtype]
     chunks = _chunks(y.size * wpk[0].size // BLOCK)
     if chunks == 1:
-        _forward_rows(xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_w, max_rows, 0, y.shape[0] * y.shape[1])
+        _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, 0, y.shape[0] * y.shape[1])
     else:
-        _forward_parallel(xf, sn, sh, sw, sc, c, wpk, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks)
+        _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks)
 
 
 @njit(cache=True)
@@ -255,7 +257,8 @@ def _weight_grad_images(xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_
                             _tile_rows(
                                 r, xf, a_at + ci * sc, sc, stride_w * sw, stride_h * sh, 0,
                                 gf, g_at + blk * BLOCK, c_out, wg * c_out, 0,
-                                af, out + ci * c_out + blk * BLOCK, c_out, ow, n_rows, 1, True,
+                                af, out + ci * c_out + blk * BLOCK, c_out, af, out + ci * c_out + blk * BLOCK, c_out,
+                                ow, n_rows, 1,
                             )
                         ci += r
 

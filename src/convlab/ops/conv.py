@@ -211,7 +211,7 @@ def _check_groups(who, groups) -> int:
 
 
 def _check_operands(who, n, input, weight, bias, groups, transposed):
-    """Validate input/weight/bias of a (transposed) convolution; returns (channels_in, channels_out)."""
+    """Validate input/weight/bias of a (transposed) convolution; returns ``groups`` as an int."""
     for arg, value in (("input", input), ("weight", weight)):
         _check_tensor(who, arg, value)
     dims, kdims = _SPATIAL_NAMES[n], _KERNEL_NAMES[n]
@@ -284,8 +284,31 @@ def _channels_last(a):
 
 
 def _channels_first(a):
-    """``(N, *spatial, C)`` -> ``(N, C, *spatial)`` view."""
-    return array_module(a).moveaxis(a, -1, 1)
+    """``(N, *spatial, C)`` -> ``(N, C, *spatial)``: the owning array of a buffer made by
+    :func:`_new_channels_last`, else a view."""
+    view = array_module(a).moveaxis(a, -1, 1)
+    owner = a.base
+    if type(owner) is np.ndarray and owner.shape == view.shape and owner.strides == view.strides and (
+        owner.__array_interface__["data"][0] == view.__array_interface__["data"][0]
+    ):
+        return owner
+    return view
+
+
+def _new_channels_last(xp, shape, dtype):
+    """An uninitialised C-contiguous channels-last buffer ``(N, *spatial, C)`` for a kernel or
+    GEMM to fill. On NumPy it is a view of an array of NCHW shape and channels-last strides that
+    owns the memory, which :func:`_channels_first` returns: a result without ``.base`` that
+    autograd can keep as a gradient without a defensive copy."""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    nchw = (shape[0], shape[-1]) + tuple(shape[1:-1])
+    item = np.dtype(dtype).itemsize
+    nhwc_strides = [item] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        nhwc_strides[i] = nhwc_strides[i + 1] * shape[i + 1]
+    layout = np.lib.stride_tricks.as_strided(np.empty(0, dtype), nchw, (nhwc_strides[0], nhwc_strides[-1]) + tuple(nhwc_strides[1:-1]))
+    return np.moveaxis(np.empty_like(layout, order="K"), 1, -1)
 
 
 def _pad_spatial(a, lo, hi):
@@ -437,11 +460,11 @@ def _planar_steps(geom: ConvGeometry):
     return stride + dilation
 
 
-def _direct_forward(padded, w, geom: ConvGeometry):
-    """Compiled forward on a padded C-contiguous channels-last input."""
-    y = np.empty((padded.shape[0],) + geom.out_size + (w.shape[0],), dtype=padded.dtype)
+def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
+    """Compiled forward (bias added in the kernel) on the padded input of :func:`_padded`."""
+    y = _new_channels_last(np, (padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     w2 = w if w.ndim == 4 else w[:, :, None]
-    _kernels.conv2d_forward(_planar(padded, geom), _kernels.pack_weight(w2), _planar(y, geom), *_planar_steps(geom))
+    _kernels.conv2d_forward(_planar(padded, geom), _kernels.pack_weight(w2), bias, _planar(y, geom), *_planar_steps(geom))
     return y
 
 
@@ -459,7 +482,7 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
 
 def _depthwise_direct_forward(padded, w, geom: ConvGeometry):
     """Compiled depthwise forward: ``prod(K)`` multiply-adds per output, vectorised over channels."""
-    y = np.empty((padded.shape[0],) + geom.out_size + (w.shape[0],), dtype=padded.dtype)
+    y = _new_channels_last(np, (padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     taps = np.ascontiguousarray(np.moveaxis(w[:, 0], 0, -1))  # (*K, C)
     _kernels.depthwise_forward(
         _planar(padded, geom), taps if taps.ndim == 3 else taps[None], _planar(y, geom), *_planar_steps(geom)
@@ -475,8 +498,9 @@ def _depthwise_direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry
     return np.ascontiguousarray(np.moveaxis(dw, -1, 0)).reshape((g.shape[-1], 1) + geom.kernel)
 
 
-def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False):
-    """Channels-last convolution ``(N, *I, C) -> (N, *O, C_out)`` (a fresh C-contiguous array).
+def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False, bias=None):
+    """Channels-last convolution ``(N, *I, C) -> (N, *O, C_out)`` plus ``bias`` (a fresh
+    C-contiguous array).
 
     Returns ``(output, saved)``: with ``keep``, what the weight gradient can reuse (the padded
     input of the compiled path, ``("padded", array)``, or the GEMM's ``("columns", array)``),
@@ -488,18 +512,29 @@ def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False):
     path = _compiled_path(xl, c_out, w.shape[1], geom, groups)
     if path is not None:
         padded = _padded(xl, geom.pad_lo, geom.pad_hi, channels_last=path == "depthwise")
-        forward = _direct_forward if path == "dense" else _depthwise_direct_forward
-        return forward(padded, w, geom), ("padded", padded) if keep else None
+        if path == "dense":
+            y = _direct_forward(padded, w, geom, bias)
+        else:
+            y = _depthwise_direct_forward(padded, w, geom)
+            if bias is not None:
+                y += bias
+        return y, ("padded", padded) if keep else None
     if _is_depthwise(w, groups):
-        return _depthwise_forward(xl, w, geom, groups), None
+        y = _depthwise_forward(xl, w, geom, groups)
+        if bias is not None:
+            y += bias
+        return y, None
     cols = _columns(xl, geom, groups)
     wm = _weight_matrix(w, groups)
+    y = _new_channels_last(xp, (n_batch,) + geom.out_size + (c_out,), xl.dtype)
     if groups == 1:
-        y = cols @ wm[0]
+        xp.matmul(cols, wm[0], out=y.reshape(-1, c_out))
     else:
-        y = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
-        y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, c_out)
-    return y.reshape((n_batch,) + geom.out_size + (c_out,)), ("columns", cols) if keep else None
+        yg = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
+        y.reshape(-1, groups, c_out // groups)[...] = yg.transpose(1, 0, 2)
+    if bias is not None:
+        y += bias
+    return y, ("columns", cols) if keep else None
 
 
 def _depthwise_forward(xl, w, geom, groups):
@@ -661,9 +696,7 @@ class ConvNd(Function):
             x = x[None]
         xl = _channels_last(x)
         needs = ctx.needs_input_grad
-        y, saved = _conv_forward(xl, w, geom, groups, keep=needs[1])
-        if b is not None:
-            y += b
+        y, saved = _conv_forward(xl, w, geom, groups, keep=needs[1], bias=b)
         if needs[0]:
             ctx.w = w
         if needs[1]:
