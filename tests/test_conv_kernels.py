@@ -121,3 +121,18 @@ def test_float32_results_close_to_float64():
     single = F.conv2d(convlab.tensor(x.astype(np.float32)), convlab.tensor(w.astype(np.float32)), padding=1).numpy()
     reference = TF.conv2d(torch.tensor(x, dtype=torch.float32), torch.tensor(w, dtype=torch.float32), padding=1).numpy()
     assert np.abs(single - exact).max() <= 4 * max(np.abs(reference - exact).max(), 1e-6)
+
+
+@pytest.mark.parametrize("groups, c_out", [(1, 32), (16, 16), (2, 4)])
+def test_outputs_are_contiguous_nchw(groups, c_out):
+    """Every path returns C-contiguous NCHW outputs and input gradients (the layout the other ops
+    expect), whatever the input's layout; the compiled paths' results own their memory."""
+    rng = np.random.default_rng(7)
+    x = convlab.tensor(np.moveaxis(rng.standard_normal((2, 9, 9, 16)).astype(np.float32), -1, 1), requires_grad=True)
+    w = convlab.tensor(rng.standard_normal((c_out, 16 // groups, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, padding=1, groups=groups)
+    y.backward(convlab.ones(*y.shape))
+    for array in (y.data, x.grad.data, w.grad.data):
+        assert array.flags.c_contiguous
+    if groups != 2:
+        assert y.data.base is None and x.grad.data.base is None

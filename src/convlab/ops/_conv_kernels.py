@@ -38,6 +38,7 @@ _L2_BYTES = 256 * 1024  # weight slice kept hot while a parallel sweep runs over
 _STRIP_ELEMENTS = 16384  # input + gradient elements of the output rows one weight-gradient strip covers
 _STRIP_PIXELS = 64  # but at least this many pixels: the reduction must outweigh a tile's loads and stores
 _PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a kernel call runs on one thread
+_COPY_WORK = 8  # a copied element costs about as much time as this many multiply-adds
 
 
 @intrinsic(prefer_literal=True)
@@ -168,13 +169,18 @@ def flat_strides(x):
 
 
 @njit(cache=True)
-def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
-    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`; the input is read
-    through its element strides, so any layout works (only the output and weight tiles need
-    contiguous channels)."""
+def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
+    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`. The input is read
+    through its element strides (any layout). A channels-last output is written by the tiles
+    directly; any other layout (NCHW) gets each row's tiles in a small channels-last buffer that
+    is then copied out channel by channel, so every write to the output is a contiguous run
+    (16 channel planes written pixel by pixel would evict each other from the cache when the
+    plane size is a multiple of 4 KiB)."""
     kh, kw = wpk.shape[1], wpk.shape[2]
-    oh, ow, c_out = y.shape[1], y.shape[2], y.shape[3]
-    wf, yf = wpk.reshape(-1), y.reshape(-1)
+    c_out = wpk.shape[0] * BLOCK
+    ysn, ysh, ysw, ysc = y_strides
+    direct = ysc == 1
+    wf = wpk.reshape(-1)
     block = kh * kw * c * BLOCK
     if dil_w == 1 and sc == 1 and sw == c:
         # channels-last, undilated: (kw, c) is one contiguous run of the input and of the weight
@@ -184,31 +190,44 @@ def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h
     a3, b3 = dil_h * sh, kw * c * BLOCK
     n_blocks = c_out // BLOCK
     group = max(1, _L2_BYTES // (block * wf.itemsize))  # weight tiles that stay in cache together
+    row_buffer = np.empty(0 if direct else ow * min(group, n_blocks) * BLOCK, dtype=yf.dtype)
     for g0 in range(0, n_blocks, group):
         g1 = min(n_blocks, g0 + group)
+        width = (g1 - g0) * BLOCK  # channels of this group
         for row in range(row0, row1):
             n = row // oh
             i = row - n * oh
             a_row = n * sn + i * stride_h * sh
-            y_row = row * ow * c_out
+            y_row = n * ysn + i * ysh
             for blk in range(g0, g1):
                 j = 0
                 while j < ow:
                     r = _balanced(ow - j, max_rows)
-                    _tile_rows(
-                        r, xf, a_row + j * stride_w * sw, stride_w * sw, a1, a2, a3,
-                        wf, blk * block, b1, b2, b3,
-                        yf, y_row + j * c_out + blk * BLOCK, c_out, init, blk * BLOCK, 0, n1, n2, kh,
-                    )
+                    a_off = a_row + j * stride_w * sw
+                    if direct:
+                        _tile_rows(
+                            r, xf, a_off, stride_w * sw, a1, a2, a3, wf, blk * block, b1, b2, b3,
+                            yf, y_row + j * ysw + blk * BLOCK, ysw, init, blk * BLOCK, 0, n1, n2, kh,
+                        )
+                    else:
+                        _tile_rows(
+                            r, xf, a_off, stride_w * sw, a1, a2, a3, wf, blk * block, b1, b2, b3,
+                            row_buffer, j * width + (blk - g0) * BLOCK, width, init, blk * BLOCK, 0, n1, n2, kh,
+                        )
                     j += r
+            if not direct:
+                for k in range(width):
+                    out = y_row + (g0 * BLOCK + k) * ysc
+                    for j in range(ow):
+                        yf[out + j * ysw] = row_buffer[j * width + k]
 
 
 @njit(parallel=True, cache=True)
-def _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks):
-    rows = y.shape[0] * y.shape[1]
+def _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, rows, chunks):
     for t in prange(chunks):
         _forward_rows(
-            xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, t * rows // chunks, (t + 1) * rows // chunks
+            xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows,
+            t * rows // chunks, (t + 1) * rows // chunks,
         )
 
 
@@ -219,16 +238,20 @@ def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w):
         xp: padded input seen as ``(N, Hp, Wp, C)``, in any layout :func:`flat_strides` accepts.
         wpk: packed weight ``(C_out/16, KH, KW, C, 16)`` (see :func:`pack_weight`).
         bias: ``(C_out,)`` or None.
-        y: C-contiguous output ``(N, OH, OW, C_out)``, overwritten.
+        y: output seen as ``(N, OH, OW, C_out)``, any layout :func:`flat_strides` accepts
+            (channels-last is fastest), overwritten.
     """
     (xf, (sn, sh, sw, sc)), c = flat_strides(xp), xp.shape[3]
+    yf, y_strides = flat_strides(y)
     init = np.zeros(y.shape[3], y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
     max_rows = MAX_ROWS[y.dtype]
+    n_batch, oh, ow = y.shape[:3]
     chunks = _chunks(y.size * wpk[0].size // BLOCK)
+    args = (xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows)
     if chunks == 1:
-        _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, 0, y.shape[0] * y.shape[1])
+        _forward_rows(*args, 0, n_batch * oh)
     else:
-        _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, y, stride_h, stride_w, dil_h, dil_w, max_rows, chunks)
+        _forward_parallel(*args, n_batch * oh, chunks)
 
 
 @njit(cache=True)
@@ -305,7 +328,7 @@ def pack_weight(w):
 
 @njit(cache=True)
 def _pad_rows(x, out, top, left, row0, row1):
-    """Rows ``row0 <= n*Hp + i < row1`` of a channels-last (NHWC-contiguous) ``out``."""
+    """Rows ``row0 <= n*Hp + i < row1`` of :func:`pad`."""
     h, w = x.shape[1], x.shape[2]
     hp = out.shape[1]
     for row in range(row0, row1):
@@ -316,120 +339,144 @@ def _pad_rows(x, out, top, left, row0, row1):
             out[n, i, :, :] = 0
             continue
         out[n, i, :left, :] = 0
-        out[n, i, left:left + w, :] = x[n, src]
+        row, dst = x[n, src], out[n, i, left:left + w]
+        if x.strides[3] > x.strides[2]:
+            # channel-major source (NCHW): read each channel's row contiguously; the writes,
+            # one per pixel, stay within this output row's few cache lines
+            for k in range(row.shape[1]):
+                for j in range(w):
+                    dst[j, k] = row[j, k]
+        else:
+            dst[:, :] = row
         out[n, i, left + w:, :] = 0
 
 
-@njit(cache=True)
-def _pad_planes(x, out, top, left, plane0, plane1):
-    """Planes ``plane0 <= n*C + k < plane1`` of a channel-major (NCHW-contiguous) ``out``."""
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    hp = out.shape[1]
-    for plane in range(plane0, plane1):
-        n = plane // c
-        k = plane - n * c
-        for i in range(hp):
-            src = i - top
-            if src < 0 or src >= h:
-                out[n, i, :, k] = 0
-                continue
-            out[n, i, :left, k] = 0
-            out[n, i, left:left + w, k] = x[n, src, :, k]
-            out[n, i, left + w:, k] = 0
-
-
 @njit(parallel=True, cache=True)
-def _pad_parallel(x, out, top, left, channels_last, chunks):
-    units = out.shape[0] * (out.shape[1] if channels_last else out.shape[3])
+def _pad_parallel(x, out, top, left, chunks):
+    rows = out.shape[0] * out.shape[1]
     for t in prange(chunks):
-        if channels_last:
-            _pad_rows(x, out, top, left, t * units // chunks, (t + 1) * units // chunks)
-        else:
-            _pad_planes(x, out, top, left, t * units // chunks, (t + 1) * units // chunks)
+        _pad_rows(x, out, top, left, t * rows // chunks, (t + 1) * rows // chunks)
 
 
 def pad(x, out, top, left):
-    """``out[n, top + h, left + w, c] = x[n, h, w, c]``, zeros around, both seen as NHWC; ``out``
-    is C-contiguous in NHWC or in NCHW order and is written in that order (so an NCHW ``x``
-    padded into NCHW memory is a plain copy of rows, and one padded into NHWC memory a
-    transpose done on the fly)."""
-    channels_last = out.strides[3] == out.itemsize
-    units = out.shape[0] * (out.shape[1] if channels_last else out.shape[3])
-    chunks = min(_chunks(out.size // 4), units)
-    if chunks > 1:
-        _pad_parallel(x, out, top, left, channels_last, chunks)
-    elif channels_last:
-        _pad_rows(x, out, top, left, 0, units)
+    """``out[n, top + h, left + w, c] = x[n, h, w, c]``, zeros around: one pass that also turns
+    any memory layout of ``x`` (e.g. an NCHW tensor seen as NHWC) into the C-contiguous
+    channels-last buffer ``out``."""
+    chunks = _chunks(out.size * _COPY_WORK)
+    if chunks == 1:
+        _pad_rows(x, out, top, left, 0, out.shape[0] * out.shape[1])
     else:
-        _pad_planes(x, out, top, left, 0, units)
+        _pad_parallel(x, out, top, left, chunks)
+
+
+# Depthwise convolution works plane by plane on NCHW views (each channel is its own 2-D
+# correlation): the input is read in place, zero padding is implicit (taps that fall outside
+# the input are skipped), and the inner loop runs along an output row.
+@njit(cache=True)
+def _row_span(offset, stride, size, n_out):
+    """Output columns ``j`` whose input column ``j*stride + offset`` lies in ``[0, size)``."""
+    first = max(0, (stride - 1 - offset) // stride)
+    return first, min(n_out, (size - 1 - offset) // stride + 1)
 
 
 @njit(cache=True)
-def _depthwise_rows(xp, wk, y, stride_h, stride_w, dil_h, dil_w, row0, row1):
-    kh, kw, c = wk.shape
-    oh, ow = y.shape[1], y.shape[2]
-    for row in range(row0, row1):
-        n = row // oh
-        i = row - n * oh
-        for j in range(ow):
-            acc = y[n, i, j]
-            acc[:] = 0
+def _depthwise_planes(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w, plane0, plane1):
+    c, kh, kw = taps.shape
+    h, w = x.shape[2], x.shape[3]
+    oh, ow = y.shape[2], y.shape[3]
+    for plane in range(plane0, plane1):
+        n = plane // c
+        k = plane - n * c
+        for i in range(oh):
+            row = y[n, k, i]
+            row[:] = bias[k]
             for p in range(kh):
+                src_i = i * stride_h + p * dil_h - top
+                if src_i < 0 or src_i >= h:
+                    continue
+                src = x[n, k, src_i]
                 for q in range(kw):
-                    src = xp[n, i * stride_h + p * dil_h, j * stride_w + q * dil_w]
-                    wpq = wk[p, q]
-                    for k in range(c):
-                        acc[k] += src[k] * wpq[k]
+                    offset = q * dil_w - left
+                    j0, j1 = _row_span(offset, stride_w, w, ow)
+                    tap = taps[k, p, q]
+                    if stride_w == 1:  # contiguous windows: the loop LLVM vectorises
+                        out, window = row[j0:j1], src[j0 + offset:j1 + offset]
+                        for j in range(j1 - j0):
+                            out[j] += tap * window[j]
+                    else:
+                        for j in range(j0, j1):
+                            row[j] += tap * src[j * stride_w + offset]
 
 
 @njit(parallel=True, cache=True)
-def _depthwise_parallel(xp, wk, y, stride_h, stride_w, dil_h, dil_w, chunks):
-    rows = y.shape[0] * y.shape[1]
+def _depthwise_parallel(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w, chunks):
+    planes = y.shape[0] * y.shape[1]
     for t in prange(chunks):
-        _depthwise_rows(xp, wk, y, stride_h, stride_w, dil_h, dil_w, t * rows // chunks, (t + 1) * rows // chunks)
+        _depthwise_planes(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w, t * planes // chunks, (t + 1) * planes // chunks)
 
 
-def depthwise_forward(xp, wk, y, stride_h, stride_w, dil_h, dil_w):
-    """Depthwise ``y[n, i, j, c] = sum_{p,q} xp[n, i*sh + p*dh, j*sw + q*dw, c] * wk[p, q, c]``
-    on a padded channels-last input; the channel loop is the vectorised one."""
-    chunks = _chunks(y.size * wk.shape[0] * wk.shape[1])
+def depthwise_forward(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w):
+    """Depthwise ``y[n, c, i, j] = bias[c] + sum_{p,q} x[n, c, i*sh + p*dh - top, j*sw + q*dw - left] * taps[c, p, q]``
+    on NCHW views, ``x`` zero outside its bounds (``top``/``left`` may be negative: a crop)."""
+    init = np.zeros(y.shape[1], y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
+    chunks = min(_chunks(y.size * taps.shape[1] * taps.shape[2]), y.shape[0] * y.shape[1])
+    args = (x, taps, init, y, top, left, stride_h, stride_w, dil_h, dil_w)
     if chunks == 1:
-        _depthwise_rows(xp, wk, y, stride_h, stride_w, dil_h, dil_w, 0, y.shape[0] * y.shape[1])
+        _depthwise_planes(*args, 0, y.shape[0] * y.shape[1])
     else:
-        _depthwise_parallel(xp, wk, y, stride_h, stride_w, dil_h, dil_w, chunks)
+        _depthwise_parallel(*args, chunks)
 
 
 @njit(cache=True)
-def _depthwise_grad_rows(xp, g, stride_h, stride_w, dil_h, dil_w, acc, row0, row1):
-    kh, kw, c = acc.shape
-    oh, ow = g.shape[1], g.shape[2]
-    for row in range(row0, row1):
-        n = row // oh
-        i = row - n * oh
-        for j in range(ow):
-            gj = g[n, i, j]
-            for p in range(kh):
-                for q in range(kw):
-                    src = xp[n, i * stride_h + p * dil_h, j * stride_w + q * dil_w]
-                    apq = acc[p, q]
-                    for k in range(c):
-                        apq[k] += src[k] * gj[k]
+def _depthwise_grad_planes(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, c0, c1):
+    h, w = x.shape[2], x.shape[3]
+    n_batch, oh, ow = g.shape[0], g.shape[2], g.shape[3]
+    kh, kw = dw.shape[1], dw.shape[2]
+    # per-column partial sums (plain vectorised multiply-adds), summed once per channel at the end
+    partial = np.empty((kh, kw, ow), dtype=dw.dtype)
+    for k in range(c0, c1):
+        partial[:] = 0
+        for n in range(n_batch):
+            for i in range(oh):
+                grow = g[n, k, i]
+                for p in range(kh):
+                    src_i = i * stride_h + p * dil_h - top
+                    if src_i < 0 or src_i >= h:
+                        continue
+                    src = x[n, k, src_i]
+                    for q in range(kw):
+                        offset = q * dil_w - left
+                        j0, j1 = _row_span(offset, stride_w, w, ow)
+                        out = partial[p, q]
+                        if stride_w == 1:
+                            window = src[j0 + offset:j1 + offset]
+                            for j in range(j1 - j0):
+                                out[j0 + j] += grow[j0 + j] * window[j]
+                        else:
+                            for j in range(j0, j1):
+                                out[j] += grow[j] * src[j * stride_w + offset]
+        for p in range(kh):
+            for q in range(kw):
+                dw[k, p, q] = partial[p, q].sum()
 
 
 @njit(parallel=True, cache=True)
-def _depthwise_grad_parallel(xp, g, stride_h, stride_w, dil_h, dil_w, partial):
-    chunks = partial.shape[0]
-    rows = g.shape[0] * g.shape[1]
+def _depthwise_grad_parallel(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, chunks):
+    c = dw.shape[0]
     for t in prange(chunks):
-        _depthwise_grad_rows(xp, g, stride_h, stride_w, dil_h, dil_w, partial[t], t * rows // chunks, (t + 1) * rows // chunks)
+        _depthwise_grad_planes(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, t * c // chunks, (t + 1) * c // chunks)
 
 
-def depthwise_weight_grad(xp, g, kh, kw, stride_h, stride_w, dil_h, dil_w):
-    """``dw[p, q, c] = sum_{n,i,j} xp[n, i*sh + p*dh, j*sw + q*dw, c] * g[n, i, j, c]``, shape ``(KH, KW, C)``."""
-    chunks = _chunks(g.size * kh * kw)
-    partial = np.zeros((chunks, kh, kw, g.shape[-1]), dtype=xp.dtype)
+def depthwise_weight_grad(x, g, kh, kw, top, left, stride_h, stride_w, dil_h, dil_w):
+    """``dw[c, p, q] = sum_{n,i,j} x[n, c, i*sh + p*dh - top, j*sw + q*dw - left] * g[n, c, i, j]``
+    on NCHW views (``x`` zero outside its bounds), shape ``(C, KH, KW)``; each thread owns whole
+    channels."""
+    c = g.shape[1]
+    dw = np.empty((c, kh, kw), dtype=x.dtype)
+    chunks = min(_chunks(g.size * kh * kw), c)
+    args = (x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw)
     if chunks == 1:
-        _depthwise_grad_rows(xp, g, stride_h, stride_w, dil_h, dil_w, partial[0], 0, g.shape[0] * g.shape[1])
-        return partial[0]
-    _depthwise_grad_parallel(xp, g, stride_h, stride_w, dil_h, dil_w, partial)
-    return partial.sum(axis=0)
+        _depthwise_grad_planes(*args, 0, c)
+    else:
+        _depthwise_grad_parallel(*args, chunks)
+    return dw

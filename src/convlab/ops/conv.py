@@ -284,31 +284,22 @@ def _channels_last(a):
 
 
 def _channels_first(a):
-    """``(N, *spatial, C)`` -> ``(N, C, *spatial)``: the owning array of a buffer made by
-    :func:`_new_channels_last`, else a view."""
-    view = array_module(a).moveaxis(a, -1, 1)
+    """``(N, *spatial, C)`` -> C-contiguous ``(N, C, *spatial)``, the layout every op returns:
+    the owning array of a compiled kernel's output (:func:`_new_output`), else a copy."""
     owner = a.base
-    if type(owner) is np.ndarray and owner.shape == view.shape and owner.strides == view.strides and (
-        owner.__array_interface__["data"][0] == view.__array_interface__["data"][0]
+    if type(owner) is np.ndarray and owner.flags.c_contiguous and owner.shape == (a.shape[0], a.shape[-1]) + a.shape[1:-1] and (
+        np.moveaxis(owner, 1, -1).strides == a.strides and owner.__array_interface__["data"][0] == a.__array_interface__["data"][0]
     ):
         return owner
-    return view
+    xp = array_module(a)
+    return xp.ascontiguousarray(xp.moveaxis(a, -1, 1))
 
 
-def _new_channels_last(xp, shape, dtype):
-    """An uninitialised C-contiguous channels-last buffer ``(N, *spatial, C)`` for a kernel or
-    GEMM to fill. On NumPy it is a view of an array of NCHW shape and channels-last strides that
-    owns the memory, which :func:`_channels_first` returns: a result without ``.base`` that
-    autograd can keep as a gradient without a defensive copy."""
-    if xp is not np:
-        return xp.empty(shape, dtype=dtype)
-    nchw = (shape[0], shape[-1]) + tuple(shape[1:-1])
-    item = np.dtype(dtype).itemsize
-    nhwc_strides = [item] * len(shape)
-    for i in range(len(shape) - 2, -1, -1):
-        nhwc_strides[i] = nhwc_strides[i + 1] * shape[i + 1]
-    layout = np.lib.stride_tricks.as_strided(np.empty(0, dtype), nchw, (nhwc_strides[0], nhwc_strides[-1]) + tuple(nhwc_strides[1:-1]))
-    return np.moveaxis(np.empty_like(layout, order="K"), 1, -1)
+def _new_output(shape, dtype):
+    """A compiled kernel's output: an uninitialised C-contiguous ``(N, C, *spatial)`` NumPy
+    array, returned as the channels-last ``(N, *spatial, C)`` view the kernels index
+    (:func:`_channels_first` turns it back into the array itself, at no cost)."""
+    return np.moveaxis(np.empty((shape[0], shape[-1]) + tuple(shape[1:-1]), dtype=dtype), 1, -1)
 
 
 def _pad_spatial(a, lo, hi):
@@ -417,27 +408,18 @@ def _compiled_path(a, c_out, c_per_group, geom: ConvGeometry, groups):
     return None
 
 
-def _padded(al, lo, hi, channels_last):
-    """The zero-padded (negative amounts: cropped) input of a compiled kernel, seen as
-    ``(N, *spatial, C)``.
-
-    With ``channels_last`` the memory is C-contiguous channels-last (what the weight gradient
-    needs for ``g``, and the depthwise kernel); otherwise it keeps the input's own layout, NCHW
-    or NHWC, which the dense kernel reads through strides, and an input that needs no padding
-    and already is one contiguous block is returned as is.
-    """
+def _padded(al, lo, hi, layout):
+    """The zero-padded (negative amounts: cropped) input of the dense kernels, a C-contiguous
+    channels-last ``(N, *spatial, C)`` buffer made in one parallel pass from any layout of
+    ``al``. With ``layout="any"`` (the forward reads any layout through strides) an input that
+    needs no padding and already is one contiguous block is used as is."""
     crop = tuple(slice(max(-l, 0), n - max(-h, 0)) for l, h, n in zip(lo, hi, al.shape[1:-1]))
     al = al[(slice(None),) + crop]
     lo, hi = tuple(max(l, 0) for l in lo), tuple(max(h, 0) for h in hi)
-    unpadded = not any(lo) and not any(hi)
-    if unpadded and (al.flags.c_contiguous if channels_last else _kernels.flat_strides(_planar_nd(al)) is not None):
-        return al
-    channel_major = not channels_last and al.shape[-1] > 1 and al.strides[-1] > al.strides[-2]
-    shape = (al.shape[0],) + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:]
-    if channel_major:
-        out = np.moveaxis(np.empty(shape[:1] + shape[-1:] + shape[1:-1], dtype=al.dtype), 1, -1)
-    else:
-        out = np.empty(shape, dtype=al.dtype)
+    if not any(lo) and not any(hi):
+        if al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar_nd(al)) is not None):
+            return al
+    out = np.empty(al.shape[:1] + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:], dtype=al.dtype)
     _kernels.pad(_planar_nd(al), _planar_nd(out), *((0,) * (2 - len(lo)) + lo))
     return out
 
@@ -462,7 +444,7 @@ def _planar_steps(geom: ConvGeometry):
 
 def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
     """Compiled forward (bias added in the kernel) on the padded input of :func:`_padded`."""
-    y = _new_channels_last(np, (padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
+    y = _new_output((padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     w2 = w if w.ndim == 4 else w[:, :, None]
     _kernels.conv2d_forward(_planar(padded, geom), _kernels.pack_weight(w2), bias, _planar(y, geom), *_planar_steps(geom))
     return y
@@ -480,22 +462,26 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
     return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
 
 
-def _depthwise_direct_forward(padded, w, geom: ConvGeometry):
-    """Compiled depthwise forward: ``prod(K)`` multiply-adds per output, vectorised over channels."""
-    y = _new_channels_last(np, (padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
-    taps = np.ascontiguousarray(np.moveaxis(w[:, 0], 0, -1))  # (*K, C)
-    _kernels.depthwise_forward(
-        _planar(padded, geom), taps if taps.ndim == 3 else taps[None], _planar(y, geom), *_planar_steps(geom)
-    )
+def _planes(a, geom: ConvGeometry):
+    """A channels-last array as NCHW planes ``(N, C, H, W)`` (a view; 1-D inputs get ``H = 1``)."""
+    return np.moveaxis(_planar(a, geom), -1, 1)
+
+
+def _depthwise_direct_forward(xl, w, geom: ConvGeometry, bias=None):
+    """Compiled depthwise forward, plane by plane, reading the (unpadded) input in place."""
+    y = _new_output((xl.shape[0],) + geom.out_size + (w.shape[0],), xl.dtype)
+    taps = np.ascontiguousarray(w[:, 0] if w.ndim == 4 else w)  # (C, KH, KW); 1-D: (C, 1, K)
+    corner = ((0,) + geom.pad_lo)[-2:]
+    _kernels.depthwise_forward(_planes(xl, geom), taps, bias, _planes(y, geom), *corner, *_planar_steps(geom))
     return y
 
 
-def _depthwise_direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
-    """Compiled depthwise weight gradient ``(C, 1, *K)``."""
-    g = g_buffer[(slice(None),) + tuple(slice(c, c + o) for c, o in zip(g_corner, geom.out_size))]
+def _depthwise_direct_weight_grad(xl, gl, geom: ConvGeometry):
+    """Compiled depthwise weight gradient ``(C, 1, *K)`` from the unpadded input and ``g``."""
     kernel = (1,) * (2 - len(geom.kernel)) + geom.kernel
-    dw = _kernels.depthwise_weight_grad(_planar(padded, geom), _planar(g, geom), *kernel, *_planar_steps(geom))
-    return np.ascontiguousarray(np.moveaxis(dw, -1, 0)).reshape((g.shape[-1], 1) + geom.kernel)
+    corner = ((0,) + geom.pad_lo)[-2:]
+    dw = _kernels.depthwise_weight_grad(_planes(xl, geom), _planes(gl, geom), *kernel, *corner, *_planar_steps(geom))
+    return dw.reshape((dw.shape[0], 1) + geom.kernel)
 
 
 def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False, bias=None):
@@ -511,14 +497,10 @@ def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False, bias=None):
     c_out = w.shape[0]
     path = _compiled_path(xl, c_out, w.shape[1], geom, groups)
     if path is not None:
-        padded = _padded(xl, geom.pad_lo, geom.pad_hi, channels_last=path == "depthwise")
-        if path == "dense":
-            y = _direct_forward(padded, w, geom, bias)
-        else:
-            y = _depthwise_direct_forward(padded, w, geom)
-            if bias is not None:
-                y += bias
-        return y, ("padded", padded) if keep else None
+        if path == "depthwise":
+            return _depthwise_direct_forward(xl, w, geom, bias), None
+        padded = _padded(xl, geom.pad_lo, geom.pad_hi, "any")
+        return _direct_forward(padded, w, geom, bias), ("padded", padded) if keep else None
     if _is_depthwise(w, groups):
         y = _depthwise_forward(xl, w, geom, groups)
         if bias is not None:
@@ -526,15 +508,14 @@ def _conv_forward(xl, w, geom: ConvGeometry, groups, keep=False, bias=None):
         return y, None
     cols = _columns(xl, geom, groups)
     wm = _weight_matrix(w, groups)
-    y = _new_channels_last(xp, (n_batch,) + geom.out_size + (c_out,), xl.dtype)
     if groups == 1:
-        xp.matmul(cols, wm[0], out=y.reshape(-1, c_out))
+        y = cols @ wm[0]
     else:
-        yg = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
-        y.reshape(-1, groups, c_out // groups)[...] = yg.transpose(1, 0, 2)
+        y = xp.matmul(cols, wm)  # (G, N*O, Co): one batched GEMM over the groups
+        y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, c_out)
     if bias is not None:
         y += bias
-    return y, ("columns", cols) if keep else None
+    return y.reshape((n_batch,) + geom.out_size + (c_out,)), ("columns", cols) if keep else None
 
 
 def _depthwise_forward(xl, w, geom, groups):
@@ -585,9 +566,11 @@ def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, need_input, need_weig
             back = _flipped_geometry(geom)
             wf = _flipped_weight(w, groups)
             path = _compiled_path(gl, wf.shape[0], wf.shape[1], back, groups)
-            if path is not None:
-                g_padded = _padded(gl, back.pad_lo, back.pad_hi, channels_last=True)
-                dx = (_direct_forward if path == "dense" else _depthwise_direct_forward)(g_padded, wf, back)
+            if path == "depthwise":
+                dx = _depthwise_direct_forward(gl, wf, back)
+            elif path == "dense":
+                g_padded = _padded(gl, back.pad_lo, back.pad_hi, "channels_last")
+                dx = _direct_forward(g_padded, wf, back)
                 if min(back.pad_lo) >= 0:
                     g_source = (g_padded, back.pad_lo)
             else:
@@ -636,11 +619,13 @@ def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, saved=None, g_source=N
     kind, kept = saved if saved is not None else (None, None)
     c_in = (kept if kind == "padded" else xl).shape[-1] if kind != "columns" else None
     path = None if kind == "columns" else _compiled_path(gl, c_out, c_in // groups, geom, groups)
-    if path is not None:
-        padded = kept if kind == "padded" else _padded(xl, geom.pad_lo, geom.pad_hi, channels_last=path == "depthwise")
+    if path == "depthwise":
+        return _depthwise_direct_weight_grad(xl, gl, geom)
+    if path == "dense":
+        padded = kept if kind == "padded" else _padded(xl, geom.pad_lo, geom.pad_hi, "any")
         if g_source is None:
             g_source = (np.ascontiguousarray(gl), (0,) * len(geom.kernel))
-        return (_direct_weight_grad if path == "dense" else _depthwise_direct_weight_grad)(padded, *g_source, geom)
+        return _direct_weight_grad(padded, *g_source, geom)
     if kind is None and groups > 1 and xl.shape[-1] == groups:
         return _depthwise_weight_grad(xl, gl, geom, groups)
     cols = kept if kind == "columns" else _columns(xl, geom, groups)
