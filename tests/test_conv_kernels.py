@@ -24,9 +24,9 @@ def kernel_calls(monkeypatch):
     for name in ("conv2d_forward", "conv2d_weight_grad", "depthwise_forward", "depthwise_weight_grad"):
         original = getattr(_conv_kernels, name)
 
-        def spy(*args, _name=name, _original=original):
+        def spy(*args, _name=name, _original=original, **kwargs):
             calls[_name] = calls.get(_name, 0) + 1
-            return _original(*args)
+            return _original(*args, **kwargs)
 
         monkeypatch.setattr(_conv_kernels, name, spy)
     return calls
@@ -136,3 +136,33 @@ def test_outputs_are_contiguous_nchw(groups, c_out):
         assert array.flags.c_contiguous
     if groups != 2:
         assert y.data.base is None and x.grad.data.base is None
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("seed", range(6))
+def test_strided_input_gradient_phases(seed, n, kernel_calls, monkeypatch):
+    """Stride > 1 with 16k input channels: the input gradient is computed phase by phase on the
+    compiled kernel, never by col2im (strides, dilations and paddings that leave some phases
+    without taps or without positions)."""
+    monkeypatch.setattr(conv, "_conv_col2im_grad", None)
+    rng = np.random.default_rng(300 + 10 * n + seed)
+    kernel = tuple(int(k) for k in rng.integers(1, 6, n))
+    stride = tuple(int(s) for s in rng.integers(2, 4, n))
+    dilation = tuple(int(d) for d in rng.integers(1, 4, n))
+    padding = tuple(int(p) for p in rng.integers(0, 4, n))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 7)) for k, d, p in zip(kernel, dilation, padding))
+    x = rng.standard_normal((2, 16) + size)
+    w = rng.standard_normal((16, 16) + kernel)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    ours, theirs = CONV[n]
+    check(lambda x, w: ours(x, w, **kw), lambda x, w: theirs(x, w, **kw), x, w)
+    assert kernel_calls.get("conv2d_forward", 0) >= 1 and kernel_calls.get("conv2d_weight_grad") == 1
+
+
+def test_strided_gradcheck_and_transposed_conv():
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((1, 16, 5, 4)), rng.standard_normal((16, 16, 3, 2))
+    gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=(1, 0), dilation=(1, 2)), x, w)
+    x, w, b = rng.standard_normal((2, 16, 4, 5)), rng.standard_normal((16, 16, 4, 4)), rng.standard_normal(16)
+    kw = dict(stride=2, padding=1, output_padding=(0, 1))
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b)

@@ -169,7 +169,7 @@ def flat_strides(x):
 
 
 @njit(cache=True)
-def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
+def _forward_rows(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
     """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`. The input is read
     through its element strides (any layout). A channels-last output is written by the tiles
     directly; any other layout (NCHW) gets each row's tiles in a small channels-last buffer that
@@ -197,8 +197,8 @@ def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, strid
         for row in range(row0, row1):
             n = row // oh
             i = row - n * oh
-            a_row = n * sn + i * stride_h * sh
-            y_row = n * ysn + i * ysh
+            a_row = x_base + n * sn + i * stride_h * sh
+            y_row = y_base + n * ysn + i * ysh
             for blk in range(g0, g1):
                 j = 0
                 while j < ow:
@@ -223,15 +223,15 @@ def _forward_rows(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, strid
 
 
 @njit(parallel=True, cache=True)
-def _forward_parallel(xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, rows, chunks):
+def _forward_parallel(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, rows, chunks):
     for t in prange(chunks):
         _forward_rows(
-            xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows,
+            xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows,
             t * rows // chunks, (t + 1) * rows // chunks,
         )
 
 
-def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w):
+def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=(0, 0), y_corner=(0, 0), y_step=(1, 1), out_size=None):
     """``y[n, i, j, o] = bias[o] + sum_{p, q, c} xp[n, i*sh + p*dh, j*sw + q*dw, c] * w[o, c, p, q]``.
 
     Args:
@@ -240,14 +240,21 @@ def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w):
         bias: ``(C_out,)`` or None.
         y: output seen as ``(N, OH, OW, C_out)``, any layout :func:`flat_strides` accepts
             (channels-last is fastest), overwritten.
+        x_corner, y_corner, y_step, out_size: compute only the ``out_size`` outputs
+            ``y[:, y_corner + i*y_step]`` (default: all of ``y``), reading the input from
+            ``x_corner`` on (the phases of a strided input gradient).
     """
     (xf, (sn, sh, sw, sc)), c = flat_strides(xp), xp.shape[3]
-    yf, y_strides = flat_strides(y)
+    yf, (ysn, ysh, ysw, ysc) = flat_strides(y)
+    oh, ow = y.shape[1:3] if out_size is None else out_size
     init = np.zeros(y.shape[3], y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
     max_rows = MAX_ROWS[y.dtype]
-    n_batch, oh, ow = y.shape[:3]
-    chunks = _chunks(y.size * wpk[0].size // BLOCK)
-    args = (xf, sn, sh, sw, sc, c, wpk, init, yf, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows)
+    n_batch = y.shape[0]
+    x_base = x_corner[0] * sh + x_corner[1] * sw
+    y_base = y_corner[0] * ysh + y_corner[1] * ysw
+    y_strides = (ysn, y_step[0] * ysh, y_step[1] * ysw, ysc)
+    chunks = _chunks(n_batch * oh * ow * wpk.size)
+    args = (xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows)
     if chunks == 1:
         _forward_rows(*args, 0, n_batch * oh)
     else:

@@ -552,6 +552,75 @@ def _flipped_geometry(geom: ConvGeometry) -> ConvGeometry:
     return ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
 
 
+class _Phase(NamedTuple):
+    """One residue class ``r`` (mod the stride) of input positions along one dimension, and
+    the kernel taps that reach it: ``dx[r + S*m] = sum_u g[m + u*D' - lo] * w[taps[u]]``."""
+
+    start: int  # r
+    count: int  # number of positions m
+    taps: tuple  # kernel offsets, in correlation order
+    dilation: int  # D' = D / gcd(S, D)
+    lo: int  # zero padding of g before position 0
+
+
+def _phases(size, out, kernel, stride, dilation, pad_lo):
+    """The ``stride`` phases of one dimension of a strided input gradient.
+
+    Input position ``i`` receives ``g[o] w[k]`` for ``i + lo = o*S + k*D``; for ``i = r + S*m``
+    the valid taps are every ``S/gcd(S, D)``-th ``k`` from the first ``k0`` with
+    ``(r + lo - k0*D) % S == 0``, and ``o = m - (k*D - r - lo)/S``: a stride-1 correlation of
+    ``g`` with those taps, reversed, at dilation ``D/gcd(S, D)``.
+    """
+    common = math.gcd(stride, dilation)
+    phases = []
+    for r in range(stride):
+        count = -(-(size - r) // stride)
+        first = next((k for k in range(kernel) if (r + pad_lo - k * dilation) % stride == 0), None)
+        taps = () if first is None else tuple(range(first, kernel, stride // common))[::-1]
+        lo = 0
+        if taps:
+            lo = (first * dilation - r - pad_lo) // stride + (len(taps) - 1) * (dilation // common)
+        phases.append(_Phase(r, count, taps, dilation // common, lo))
+    return phases
+
+
+def _phased_input_grad(gl, w, geom: ConvGeometry):
+    """Compiled input gradient of a strided dense convolution: for each of the ``S_h * S_w``
+    phases of the input, a stride-1 forward convolution of the (once) padded output gradient
+    with the kernel taps that reach that phase, written straight into the phase's positions.
+
+    Returns ``(dx, (g_padded, corner))``: the padded gradient is where the weight gradient then
+    reads ``g``.
+    """
+    n = len(geom.kernel)
+    fill = (1,) * (2 - n)  # a 1-D convolution is a 2-D one of height 1
+    size, out, kernel = fill + geom.in_size, fill + geom.out_size, fill + geom.kernel
+    stride, dilation, pad_lo = fill + geom.stride, fill + geom.dilation, (0,) * (2 - n) + geom.pad_lo
+    per_dim = [_phases(*args) for args in zip(size, out, kernel, stride, dilation, pad_lo)]
+    before = tuple(max([0] + [p.lo for p in ph if p.taps]) for ph in per_dim)
+    after = tuple(
+        max([0] + [p.count + (len(p.taps) - 1) * p.dilation - p.lo - o for p in ph if p.taps and p.count > 0])
+        for ph, o in zip(per_dim, out)
+    )
+    g_padded = _padded(_planar(gl, geom), before, after, "channels_last")
+    dx = _new_output((gl.shape[0],) + geom.in_size + (w.shape[1],), gl.dtype)
+    dx2 = _planar(dx, geom)
+    swapped = (w if n == 2 else w[:, :, None]).swapaxes(0, 1)  # (C_in, C_out, KH, KW)
+    for ph_h, ph_w in itertools.product(*per_dim):
+        if ph_h.count <= 0 or ph_w.count <= 0:
+            continue
+        if not ph_h.taps or not ph_w.taps:
+            dx2[:, ph_h.start::stride[0], ph_w.start::stride[1]] = 0
+            continue
+        taps = swapped[:, :, list(ph_h.taps)][:, :, :, list(ph_w.taps)]
+        _kernels.conv2d_forward(
+            g_padded, _kernels.pack_weight(taps), None, dx2, 1, 1, ph_h.dilation, ph_w.dilation,
+            x_corner=(before[0] - ph_h.lo, before[1] - ph_w.lo), y_corner=(ph_h.start, ph_w.start),
+            y_step=stride, out_size=(ph_h.count, ph_w.count),
+        )
+    return dx, (g_padded if n == 2 else g_padded[:, 0], before[2 - n:])
+
+
 def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, need_input, need_weight, saved=None):
     """Channels-last gradients of ``y = conv(in, w)``: ``(dx (N, *I, C_in) or None, dw or None)``.
 
@@ -575,6 +644,8 @@ def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, need_input, need_weig
                     g_source = (g_padded, back.pad_lo)
             else:
                 dx = _conv_forward(gl, wf, back, groups)[0]
+        elif _compiled_path(gl, w.shape[1], 1, geom, groups) == "dense":  # C_in a multiple of 16
+            dx, g_source = _phased_input_grad(gl, w, geom)
         else:
             dx = _conv_col2im_grad(gl, w, geom, groups)
     if need_weight:
