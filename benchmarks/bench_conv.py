@@ -60,7 +60,7 @@ def run(case: Case, repeat: int, rounds: int) -> None:
     x = rng.standard_normal((case.batch, case.c_in, case.size, case.size)).astype(np.float32)
     w = (rng.standard_normal((case.c_out, case.c_in // case.groups, case.kernel, case.kernel)) * 0.1).astype(np.float32)
     b = rng.standard_normal(case.c_out).astype(np.float32)
-    args = dict(stride=case.stride, padding=case.padding, groups=case.groups)
+    args = {"stride": case.stride, "padding": case.padding, "groups": case.groups}
 
     xc = convlab.tensor(x, requires_grad=case.input_grad)
     wc, bc = convlab.tensor(w, requires_grad=True), convlab.tensor(b, requires_grad=True)

@@ -24,8 +24,11 @@ SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "s
 # torch warns that 'same' with an even kernel pads a copy of the input; that is what we test
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 CONV = {1: (F.conv1d, TF.conv1d), 2: (F.conv2d, TF.conv2d), 3: (F.conv3d, TF.conv3d)}
-CONV_T = {1: (F.conv_transpose1d, TF.conv_transpose1d), 2: (F.conv_transpose2d, TF.conv_transpose2d),
-          3: (F.conv_transpose3d, TF.conv_transpose3d)}
+CONV_T = {
+    1: (F.conv_transpose1d, TF.conv_transpose1d),
+    2: (F.conv_transpose2d, TF.conv_transpose2d),
+    3: (F.conv_transpose3d, TF.conv_transpose3d),
+}
 
 
 def _ints(rng, low, high, n):
@@ -65,7 +68,7 @@ def conv_case(seed, n):
     x = rng.standard_normal(batch + (groups * cg,) + size)
     w = rng.standard_normal((c_out, cg) + kernel)
     b = rng.standard_normal(c_out) if rng.random() < 0.7 else None
-    return (x, w, b), dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return (x, w, b), {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
 
 def transpose_case(seed, n):
@@ -77,13 +80,20 @@ def transpose_case(seed, n):
     size = _ints(rng, 1, 5, n)
     # the output must be non-empty: (I-1)S - 2P + D(K-1) + op + 1 >= 1
     size = tuple(
-        max(i, -(-(2 * p - d * (k - 1) - op) // s) + 1) for i, p, d, k, op, s in zip(size, padding, dilation, kernel, output_padding, stride)
+        max(i, -(-(2 * p - d * (k - 1) - op) // s) + 1)
+        for i, p, d, k, op, s in zip(size, padding, dilation, kernel, output_padding, stride)
     )
     batch = () if rng.random() < 0.15 else (int(rng.integers(1, 3)),)
     x = rng.standard_normal(batch + (groups * cg,) + size)
     w = rng.standard_normal((groups * cg, c_out // groups) + kernel)
     b = rng.standard_normal(c_out) if rng.random() < 0.7 else None
-    return (x, w, b), dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    return (x, w, b), {
+        "stride": stride,
+        "padding": padding,
+        "output_padding": output_padding,
+        "groups": groups,
+        "dilation": dilation,
+    }
 
 
 def _float32(arrays):
@@ -129,7 +139,9 @@ def test_padding_strings_even_kernels(padding, kernel, dilation):
     out = check(
         lambda x, w, b: F.conv2d(x, w, b, padding=padding, dilation=dilation),
         lambda x, w, b: TF.conv2d(x, w, b, padding=padding, dilation=dilation),
-        x, w, b,
+        x,
+        w,
+        b,
     )
     if padding == "same":
         assert out[0].shape[-2:] == (7, 6)
@@ -138,10 +150,10 @@ def test_padding_strings_even_kernels(padding, kernel, dilation):
 @pytest.mark.parametrize(
     "name, fn, args",
     [
-        ("conv2d", F.conv2d, dict(stride=(2, 1), padding=1, groups=2)),
-        ("conv2d depthwise", F.conv2d, dict(padding=1, groups=4, dilation=2)),
-        ("conv1d", F.conv1d, dict(padding="same", dilation=2)),
-        ("conv3d", F.conv3d, dict(stride=2, padding=1)),
+        ("conv2d", F.conv2d, {"stride": (2, 1), "padding": 1, "groups": 2}),
+        ("conv2d depthwise", F.conv2d, {"padding": 1, "groups": 4, "dilation": 2}),
+        ("conv1d", F.conv1d, {"padding": "same", "dilation": 2}),
+        ("conv3d", F.conv3d, {"stride": 2, "padding": 1}),
     ],
 )
 def test_conv_gradcheck(name, fn, args):
@@ -158,10 +170,10 @@ def test_conv_gradcheck(name, fn, args):
 @pytest.mark.parametrize(
     "fn, x_shape, w_shape, args",
     [
-        (F.conv_transpose2d, (2, 4, 3, 4), (4, 3, 3, 2), dict(stride=2, padding=1, output_padding=1, groups=1)),
-        (F.conv_transpose2d, (1, 4, 3, 3), (4, 1, 2, 3), dict(stride=(1, 2), groups=2, dilation=2)),
-        (F.conv_transpose1d, (2, 2, 5), (2, 3, 3), dict(stride=3, padding=2, output_padding=2)),
-        (F.conv_transpose3d, (1, 2, 2, 3, 2), (2, 2, 2, 2, 3), dict(stride=2, padding=(0, 1, 1))),
+        (F.conv_transpose2d, (2, 4, 3, 4), (4, 3, 3, 2), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 1}),
+        (F.conv_transpose2d, (1, 4, 3, 3), (4, 1, 2, 3), {"stride": (1, 2), "groups": 2, "dilation": 2}),
+        (F.conv_transpose1d, (2, 2, 5), (2, 3, 3), {"stride": 3, "padding": 2, "output_padding": 2}),
+        (F.conv_transpose3d, (1, 2, 2, 3, 2), (2, 2, 2, 2, 3), {"stride": 2, "padding": (0, 1, 1)}),
     ],
 )
 def test_conv_transpose_gradcheck(fn, x_shape, w_shape, args):
@@ -199,7 +211,9 @@ def test_channels_last_and_strided_inputs():
     check(
         lambda x, w1, w2: F.conv2d(F.conv2d(x[:, ::2, :, 1:], w1, padding=1).relu(), w2, stride=2),
         lambda x, w1, w2: TF.conv2d(TF.conv2d(x[:, ::2, :, 1:], w1, padding=1).relu(), w2, stride=2),
-        x, w1, w2,
+        x,
+        w1,
+        w2,
     )
 
 
@@ -232,7 +246,9 @@ def test_output_shape_helpers_match_torch(seed):
     assert conv.conv_output_size(size, k, s, p, d) == expected
     assert F.conv_output_shape((size, size + 1), k, s, p, d) == (expected, conv.conv_output_size(size + 1, k, s, p, d))
     op = int(rng.integers(0, max(s, d)))
-    expected_t = TF.conv_transpose1d(torch.zeros(1, 1, size), torch.zeros(1, 1, k), stride=s, padding=p, output_padding=op, dilation=d)
+    expected_t = TF.conv_transpose1d(
+        torch.zeros(1, 1, size), torch.zeros(1, 1, k), stride=s, padding=p, output_padding=op, dilation=d
+    )
     assert F.conv_output_shape(size, k, s, p, d, transposed=True, output_padding=op) == expected_t.shape[-1]
 
 
@@ -252,12 +268,12 @@ def test_conv_matrix_seed_example():
     assert m.shape == (4, 16)
     rows = np.zeros((4, 4, 4))
     for r, (i, j) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        rows[r, i:i + 3, j:j + 3] = w.numpy()
+        rows[r, i : i + 3, j : j + 3] = w.numpy()
     np.testing.assert_array_equal(m, rows.reshape(4, 16))
 
 
 @pytest.mark.parametrize(
-    "n, args", [(2, dict(stride=(2, 1), padding=1, dilation=(1, 2))), (1, dict(padding="same")), (3, dict(stride=2))]
+    "n, args", [(2, {"stride": (2, 1), "padding": 1, "dilation": (1, 2)}), (1, {"padding": "same"}), (3, {"stride": 2})]
 )
 def test_conv_matrix_is_the_convolution_and_its_transpose(n, args):
     rng = np.random.default_rng(9)
@@ -269,7 +285,10 @@ def test_conv_matrix_is_the_convolution_and_its_transpose(n, args):
     np.testing.assert_allclose(x.reshape(2, -1) @ m.T, y.reshape(2, -1), rtol=1e-12, atol=1e-12)
     if args.get("padding") != "same":
         op = tuple(
-            i - conv.conv_transpose_output_size(o, k, **{kk: (v if isinstance(v, int) else v[a]) for kk, v in args.items()})
+            i
+            - conv.conv_transpose_output_size(
+                o, k, **{kk: (v if isinstance(v, int) else v[a]) for kk, v in args.items()}
+            )
             for a, (i, o, k) in enumerate(zip(size, y.shape[2:], w.shape[2:]))
         )
         up = CONV_T[n][1](torch.tensor(y), torch.tensor(w), output_padding=op, **args).numpy()
@@ -295,25 +314,50 @@ def test_error_wrong_channels():
 
 
 def test_error_wrong_ndim():
-    err = both_raise(lambda x, w: F.conv2d(x, w), lambda x, w: TF.conv2d(x, w), np.zeros((2, 2, 3, 5, 5)), np.zeros((4, 3, 3, 3)))
+    err = both_raise(
+        lambda x, w: F.conv2d(x, w), lambda x, w: TF.conv2d(x, w), np.zeros((2, 2, 3, 5, 5)), np.zeros((4, 3, 3, 3))
+    )
     assert "expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape (2, 2, 3, 5, 5)" in str(err)
     msg = _raise(F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(4, 3, 3))
     assert "expected weight of shape (out_channels, in_channels/groups, kH, kW), got (4, 3, 3)" in msg
 
 
 def test_error_groups():
-    err = both_raise(lambda x, w: F.conv2d(x, w, groups=2), lambda x, w: TF.conv2d(x, w, groups=2), np.zeros((1, 4, 5, 5)), np.zeros((3, 2, 3, 3)))
+    err = both_raise(
+        lambda x, w: F.conv2d(x, w, groups=2),
+        lambda x, w: TF.conv2d(x, w, groups=2),
+        np.zeros((1, 4, 5, 5)),
+        np.zeros((3, 2, 3, 3)),
+    )
     assert "has 3 output channels, not divisible by groups=2" in str(err)
-    err = both_raise(lambda x, w: F.conv2d(x, w, groups=0), lambda x, w: TF.conv2d(x, w, groups=0), np.zeros((1, 4, 5, 5)), np.zeros((4, 4, 3, 3)))
+    err = both_raise(
+        lambda x, w: F.conv2d(x, w, groups=0),
+        lambda x, w: TF.conv2d(x, w, groups=0),
+        np.zeros((1, 4, 5, 5)),
+        np.zeros((4, 4, 3, 3)),
+    )
     assert "groups must be a positive integer, got groups=0" in str(err)
-    err = both_raise(lambda x, w: F.conv2d(x, w, groups=2), lambda x, w: TF.conv2d(x, w, groups=2), np.zeros((1, 3, 5, 5)), np.zeros((4, 1, 3, 3)))
+    err = both_raise(
+        lambda x, w: F.conv2d(x, w, groups=2),
+        lambda x, w: TF.conv2d(x, w, groups=2),
+        np.zeros((1, 3, 5, 5)),
+        np.zeros((4, 1, 3, 3)),
+    )
     assert "expected input with 2 channels (N, 2, H, W), got shape (1, 3, 5, 5)" in str(err)
 
 
 def test_error_kernel_larger_than_padded_input():
-    err = both_raise(lambda x, w: F.conv2d(x, w, padding=1), lambda x, w: TF.conv2d(x, w, padding=1), np.zeros((1, 3, 4, 5)), np.zeros((2, 3, 7, 7)))
+    err = both_raise(
+        lambda x, w: F.conv2d(x, w, padding=1),
+        lambda x, w: TF.conv2d(x, w, padding=1),
+        np.zeros((1, 3, 4, 5)),
+        np.zeros((2, 3, 7, 7)),
+    )
     msg = str(err)
-    assert "kernel_size=(7, 7) with dilation=(1, 1) does not fit in the input of spatial size (4, 5) padded by (1, 1)" in msg
+    assert (
+        "kernel_size=(7, 7) with dilation=(1, 1) does not fit in the input of spatial size (4, 5) padded by (1, 1)"
+        in msg
+    )
     assert "output size would be (0, 1)" in msg
 
 
@@ -324,10 +368,15 @@ def test_error_negative_padding_and_bad_strings():
     err = both_raise(lambda x, w: F.conv2d(x, w, padding="full"), lambda x, w: TF.conv2d(x, w, padding="full"), x, w)
     assert "invalid padding string 'full'" in str(err)
     err = both_raise(
-        lambda x, w: F.conv2d(x, w, padding="same", stride=2), lambda x, w: TF.conv2d(x, w, padding="same", stride=2), x, w
+        lambda x, w: F.conv2d(x, w, padding="same", stride=2),
+        lambda x, w: TF.conv2d(x, w, padding="same", stride=2),
+        x,
+        w,
     )
     assert "padding='same' is not supported for strided convolutions, got stride=(2, 2)" in str(err)
-    assert "stride must be positive, got stride=(0, 1)" in _raise(F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(2, 3, 3, 3), stride=(0, 1))
+    assert "stride must be positive, got stride=(0, 1)" in _raise(
+        F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(2, 3, 3, 3), stride=(0, 1)
+    )
     assert "stride must be an int or a tuple of 2 ints, got (1, 2, 3)" in _raise(
         F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(2, 3, 3, 3), stride=(1, 2, 3)
     )
@@ -337,22 +386,40 @@ def test_error_dtypes_and_types():
     x, w = np.zeros((1, 3, 5, 5), dtype=np.float64), np.zeros((2, 3, 3, 3), dtype=np.float32)
     err = both_raise(lambda x, w: F.conv2d(x, w), lambda x, w: TF.conv2d(x, w), x, w)
     assert "input dtype float64 does not match weight dtype float32" in str(err)
-    assert "expected input to be a convlab Tensor, got ndarray" in _raise(F.conv2d, np.zeros((1, 3, 5, 5)), convlab.zeros(2, 3, 3, 3))
-    assert "expected a floating-point input, got dtype int64" in _raise(F.conv1d, convlab.zeros(1, 3, 5, dtype=convlab.int64), convlab.zeros(2, 3, 3))
-    assert "expected bias of shape (2,), got (3,)" in _raise(F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(2, 3, 3, 3), convlab.zeros(3))
+    assert "expected input to be a convlab Tensor, got ndarray" in _raise(
+        F.conv2d, np.zeros((1, 3, 5, 5)), convlab.zeros(2, 3, 3, 3)
+    )
+    assert "expected a floating-point input, got dtype int64" in _raise(
+        F.conv1d, convlab.zeros(1, 3, 5, dtype=convlab.int64), convlab.zeros(2, 3, 3)
+    )
+    assert "expected bias of shape (2,), got (3,)" in _raise(
+        F.conv2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(2, 3, 3, 3), convlab.zeros(3)
+    )
 
 
 def test_error_conv_transpose():
     x, w = np.zeros((1, 3, 5, 5)), np.zeros((3, 2, 3, 3))
     err = both_raise(
-        lambda x, w: F.conv_transpose2d(x, w, output_padding=1), lambda x, w: TF.conv_transpose2d(x, w, output_padding=1), x, w
+        lambda x, w: F.conv_transpose2d(x, w, output_padding=1),
+        lambda x, w: TF.conv_transpose2d(x, w, output_padding=1),
+        x,
+        w,
     )
-    assert "output_padding must be non-negative and smaller than either stride or dilation, got output_padding=(1, 1)" in str(err)
-    err = both_raise(lambda x, w: F.conv_transpose2d(x, w, padding=-1), lambda x, w: TF.conv_transpose2d(x, w, padding=-1), x, w)
+    assert (
+        "output_padding must be non-negative and smaller than either stride or dilation, got output_padding=(1, 1)"
+        in str(err)
+    )
+    err = both_raise(
+        lambda x, w: F.conv_transpose2d(x, w, padding=-1), lambda x, w: TF.conv_transpose2d(x, w, padding=-1), x, w
+    )
     assert "padding must be non-negative" in str(err)
-    err = both_raise(lambda x, w: F.conv_transpose2d(x, w, padding=5), lambda x, w: TF.conv_transpose2d(x, w, padding=5), x, w)
+    err = both_raise(
+        lambda x, w: F.conv_transpose2d(x, w, padding=5), lambda x, w: TF.conv_transpose2d(x, w, padding=5), x, w
+    )
     assert "gives output size (-3, -3), expected every size >= 1" in str(err)
-    err = both_raise(lambda x, w: F.conv_transpose2d(x, w), lambda x, w: TF.conv_transpose2d(x, w), np.zeros((1, 2, 5, 5)), w)
+    err = both_raise(
+        lambda x, w: F.conv_transpose2d(x, w), lambda x, w: TF.conv_transpose2d(x, w), np.zeros((1, 2, 5, 5)), w
+    )
     assert "conv_transpose2d(): expected input with 3 channels (N, 3, H, W), got shape (1, 2, 5, 5)" in str(err)
     assert "expected weight of shape (in_channels, out_channels/groups, kH, kW)" in _raise(
         F.conv_transpose2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(3, 2, 3)

@@ -48,7 +48,7 @@ def compiled_case(seed, n, depthwise=False):
     x = rng.standard_normal((int(rng.integers(1, 4)), c_in) + size)
     w = rng.standard_normal((c_out, c_in // groups) + kernel)
     b = rng.standard_normal(c_out) if rng.random() < 0.7 else None
-    return (x, w, b), dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return (x, w, b), {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
 
 def _cast(arrays, dtype):
@@ -62,8 +62,10 @@ def _cast(arrays, dtype):
 def test_compiled_paths_match_torch(seed, n, depthwise, dtype, kernel_calls):
     arrays, kw = compiled_case(seed, n, depthwise)
     ours, theirs = CONV[n]
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else {}
-    out = check(lambda x, w, b: ours(x, w, b, **kw), lambda x, w, b: theirs(x, w, b, **kw), *_cast(arrays, dtype), **tol)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {}
+    out = check(
+        lambda x, w, b: ours(x, w, b, **kw), lambda x, w, b: theirs(x, w, b, **kw), *_cast(arrays, dtype), **tol
+    )
     assert out[0].dtype == dtype
     prefix = "depthwise" if depthwise else "conv2d"
     assert kernel_calls.get(f"{prefix}_forward", 0) >= 1 and kernel_calls.get(f"{prefix}_weight_grad") == 1
@@ -79,8 +81,11 @@ def test_input_gradient_runs_the_compiled_forward(kernel_calls):
 
 def test_other_configurations_take_the_gemm_path(kernel_calls):
     rng = np.random.default_rng(2)
-    for x_shape, w_shape, kw in [((2, 4, 5, 5), (6, 4, 3, 3), {}), ((2, 4, 5, 5), (16, 2, 3, 3), dict(groups=2)),
-                                 ((1, 2, 4, 4, 4), (16, 2, 2, 2, 2), {})]:
+    for x_shape, w_shape, kw in [
+        ((2, 4, 5, 5), (6, 4, 3, 3), {}),
+        ((2, 4, 5, 5), (16, 2, 3, 3), {"groups": 2}),
+        ((1, 2, 4, 4, 4), (16, 2, 2, 2, 2), {}),
+    ]:
         fn = F.conv3d if len(x_shape) == 5 else F.conv2d
         fn(convlab.tensor(rng.standard_normal(x_shape)), convlab.tensor(rng.standard_normal(w_shape)), **kw)
     assert kernel_calls == {}
@@ -98,7 +103,11 @@ def test_compiled_conv_transpose_matches_torch(kernel_calls):
     rng = np.random.default_rng(4)
     x, w, b = rng.standard_normal((2, 16, 5, 4)), rng.standard_normal((16, 16, 3, 3)), rng.standard_normal(16)
     check(
-        lambda x, w, b: F.conv_transpose2d(x, w, b, padding=1), lambda x, w, b: TF.conv_transpose2d(x, w, b, padding=1), x, w, b
+        lambda x, w, b: F.conv_transpose2d(x, w, b, padding=1),
+        lambda x, w, b: TF.conv_transpose2d(x, w, b, padding=1),
+        x,
+        w,
+        b,
     )
     assert kernel_calls.get("conv2d_forward", 0) >= 2 and kernel_calls.get("conv2d_weight_grad") == 1
 
@@ -150,10 +159,12 @@ def test_strided_input_gradient_phases(seed, n, kernel_calls, monkeypatch):
     stride = tuple(int(s) for s in rng.integers(2, 4, n))
     dilation = tuple(int(d) for d in rng.integers(1, 4, n))
     padding = tuple(int(p) for p in rng.integers(0, 4, n))
-    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 7)) for k, d, p in zip(kernel, dilation, padding))
+    size = tuple(
+        max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 7)) for k, d, p in zip(kernel, dilation, padding)
+    )
     x = rng.standard_normal((2, 16) + size)
     w = rng.standard_normal((16, 16) + kernel)
-    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    kw = {"stride": stride, "padding": padding, "dilation": dilation}
     ours, theirs = CONV[n]
     check(lambda x, w: ours(x, w, **kw), lambda x, w: theirs(x, w, **kw), x, w)
     assert kernel_calls.get("conv2d_forward", 0) >= 1 and kernel_calls.get("conv2d_weight_grad") == 1
@@ -164,5 +175,7 @@ def test_strided_gradcheck_and_transposed_conv():
     x, w = rng.standard_normal((1, 16, 5, 4)), rng.standard_normal((16, 16, 3, 2))
     gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=(1, 0), dilation=(1, 2)), x, w)
     x, w, b = rng.standard_normal((2, 16, 4, 5)), rng.standard_normal((16, 16, 4, 4)), rng.standard_normal(16)
-    kw = dict(stride=2, padding=1, output_padding=(0, 1))
-    check(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b)
+    kw = {"stride": 2, "padding": 1, "output_padding": (0, 1)}
+    check(
+        lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b
+    )

@@ -17,18 +17,18 @@ SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "s
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 LAYER_CONFIGS = [
-    ("Conv1d", (16, 33, 3), dict(stride=2)),
+    ("Conv1d", (16, 33, 3), {"stride": 2}),
     ("Conv2d", (3, 16, 3), {}),
-    ("Conv2d", (1, 32, 3), dict(padding=1)),
-    ("Conv2d", (4, 8, (3, 5)), dict(stride=(2, 1), padding=(4, 2), dilation=(3, 1), groups=2, bias=False)),
-    ("Conv2d", (3, 3, 4), dict(padding="same", dilation=2, padding_mode="reflect")),
-    ("Conv2d", (3, 6, 2), dict(padding="valid")),
-    ("Conv1d", (2, 2, 3), dict(padding=2, padding_mode="circular")),
-    ("Conv3d", (4, 8, 3), dict(stride=2, padding=1, padding_mode="replicate")),
-    ("ConvTranspose1d", (4, 2, 3), dict(stride=3, output_padding=2)),
-    ("ConvTranspose2d", (3, 6, 3), dict(stride=2, output_padding=1, groups=3, bias=False)),
-    ("ConvTranspose2d", (4, 4, (2, 3)), dict(padding=(1, 0), dilation=2, output_padding=(1, 0))),
-    ("ConvTranspose3d", (2, 4, 2), dict(stride=2)),
+    ("Conv2d", (1, 32, 3), {"padding": 1}),
+    ("Conv2d", (4, 8, (3, 5)), {"stride": (2, 1), "padding": (4, 2), "dilation": (3, 1), "groups": 2, "bias": False}),
+    ("Conv2d", (3, 3, 4), {"padding": "same", "dilation": 2, "padding_mode": "reflect"}),
+    ("Conv2d", (3, 6, 2), {"padding": "valid"}),
+    ("Conv1d", (2, 2, 3), {"padding": 2, "padding_mode": "circular"}),
+    ("Conv3d", (4, 8, 3), {"stride": 2, "padding": 1, "padding_mode": "replicate"}),
+    ("ConvTranspose1d", (4, 2, 3), {"stride": 3, "output_padding": 2}),
+    ("ConvTranspose2d", (3, 6, 3), {"stride": 2, "output_padding": 1, "groups": 3, "bias": False}),
+    ("ConvTranspose2d", (4, 4, (2, 3)), {"padding": (1, 0), "dilation": 2, "output_padding": (1, 0)}),
+    ("ConvTranspose3d", (2, 4, 2), {"stride": 2}),
 ]
 
 
@@ -81,7 +81,12 @@ def test_padding_modes_random(mode, n):
         kernel = tuple(int(k) for k in rng.integers(1, 4, n))
         padding = "same" if rng.random() < 0.3 else tuple(int(p) for p in rng.integers(0, 3, n))
         stride = 1 if padding == "same" else tuple(int(s) for s in rng.integers(1, 3, n))
-        kwargs = dict(stride=stride, padding=padding, padding_mode=mode, dilation=tuple(int(d) for d in rng.integers(1, 3, n)))
+        kwargs = {
+            "stride": stride,
+            "padding": padding,
+            "padding_mode": mode,
+            "dilation": tuple(int(d) for d in rng.integers(1, 3, n)),
+        }
         ours, theirs = _pair(f"Conv{n}d", (2, 4, kernel), kwargs)
         x = rng.standard_normal((2, 2) + tuple(int(v) for v in rng.integers(6, 9, n)))
         xc, xt = convlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -93,8 +98,10 @@ def test_padding_modes_random(mode, n):
         np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("name, args", [("Conv2d", (16, 32, 3)), ("Conv1d", (4, 6, 5)), ("ConvTranspose2d", (32, 16, 3)),
-                                        ("Conv3d", (2, 40, 3))])
+@pytest.mark.parametrize(
+    "name, args",
+    [("Conv2d", (16, 32, 3)), ("Conv1d", (4, 6, 5)), ("ConvTranspose2d", (32, 16, 3)), ("Conv3d", (2, 40, 3))],
+)
 def test_default_initialisation(name, args):
     layer = getattr(nn, name)(*args)
     w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
@@ -109,14 +116,18 @@ def test_default_initialisation(name, args):
 
 
 def test_conv_transpose_output_size():
-    ours, theirs = _pair("ConvTranspose2d", (3, 2, 3), dict(stride=2))
+    ours, theirs = _pair("ConvTranspose2d", (3, 2, 3), {"stride": 2})
     x = np.random.default_rng(0).standard_normal((1, 3, 4, 4))
     for size in [(9, 9), (10, 9), (1, 2, 10, 10)]:
         np.testing.assert_allclose(
             ours(convlab.tensor(x), output_size=size).detach().numpy(),
-            theirs(torch.tensor(x), output_size=size).detach().numpy(), rtol=1e-12, atol=1e-12,
+            theirs(torch.tensor(x), output_size=size).detach().numpy(),
+            rtol=1e-12,
+            atol=1e-12,
         )
-    with pytest.raises(ValueError, match=r"requested an output size of \(11, 11\), but valid sizes range from \(9, 9\) to \(10, 10\)"):
+    with pytest.raises(
+        ValueError, match=r"requested an output size of \(11, 11\), but valid sizes range from \(9, 9\) to \(10, 10\)"
+    ):
         ours(convlab.tensor(x), output_size=(11, 11))
     with pytest.raises(ValueError, match=r"output_size must have 2 or 4 elements, got \(9, 9, 9\)"):
         ours(convlab.tensor(x), output_size=(9, 9, 9))
@@ -138,8 +149,15 @@ def test_seed_shapes_and_parameter_counts():
 def test_separable_conv_is_depthwise_then_pointwise():
     torch.manual_seed(0)
     sep = nn.SeparableConv2d(4, 6, 3, stride=2, padding=1, depth_multiplier=2, dtype=convlab.float64)
-    reference = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, 2, 1, groups=4, bias=False), torch.nn.Conv2d(8, 6, 1)).double()
-    reference.load_state_dict({k.replace("depthwise", "0").replace("pointwise", "1"): torch.tensor(v.detach().numpy()) for k, v in sep.state_dict().items()})
+    reference = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 8, 3, 2, 1, groups=4, bias=False), torch.nn.Conv2d(8, 6, 1)
+    ).double()
+    reference.load_state_dict(
+        {
+            k.replace("depthwise", "0").replace("pointwise", "1"): torch.tensor(v.detach().numpy())
+            for k, v in sep.state_dict().items()
+        }
+    )
     x = np.random.default_rng(1).standard_normal((2, 4, 9, 8))
     xc, xt = convlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     yc, yt = sep(xc), reference(xt)
@@ -153,12 +171,22 @@ def test_separable_conv_is_depthwise_then_pointwise():
 def test_small_cnn_with_other_layers_matches_torch():
     """Conv outputs (channels-last memory behind NCHW shapes) flow through BatchNorm, ReLU,
     MaxPool, Flatten and Linear exactly as torch's."""
+
     def build(lib):
         return lib.nn.Sequential(
-            lib.nn.Conv2d(1, 4, 3, padding=1), lib.nn.ReLU(), lib.nn.BatchNorm2d(4), lib.nn.Conv2d(4, 4, 3, padding=1),
-            lib.nn.ReLU(), lib.nn.MaxPool2d(2), lib.nn.Conv2d(4, 6, 3, padding=1, groups=2), lib.nn.ReLU(),
-            lib.nn.MaxPool2d(2), lib.nn.Flatten(), lib.nn.Linear(6 * 2 * 2, 3),
+            lib.nn.Conv2d(1, 4, 3, padding=1),
+            lib.nn.ReLU(),
+            lib.nn.BatchNorm2d(4),
+            lib.nn.Conv2d(4, 4, 3, padding=1),
+            lib.nn.ReLU(),
+            lib.nn.MaxPool2d(2),
+            lib.nn.Conv2d(4, 6, 3, padding=1, groups=2),
+            lib.nn.ReLU(),
+            lib.nn.MaxPool2d(2),
+            lib.nn.Flatten(),
+            lib.nn.Linear(6 * 2 * 2, 3),
         )
+
     torch.manual_seed(0)
     theirs = build(torch).double()
     ours = build(convlab).to(convlab.float64)
@@ -183,35 +211,61 @@ def _message(fn, *args, **kwargs):
 
 def test_layer_error_names_layer_and_shapes():
     msg = _message(nn.Conv2d(3, 16, 3), convlab.zeros(8, 1, 28, 28))
-    assert msg == "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected input with 3 channels (N, 3, H, W), got shape (8, 1, 28, 28)"
+    assert (
+        msg
+        == "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected input with 3 channels (N, 3, H, W), got shape (8, 1, 28, 28)"
+    )
     msg = _message(nn.Conv2d(3, 16, 3), convlab.zeros(3, 28))
-    assert msg.startswith("Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input")
+    assert msg.startswith(
+        "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input"
+    )
     msg = _message(nn.Conv2d(3, 16, 5, padding=1), convlab.zeros(1, 3, 2, 2))
-    assert msg.startswith("Conv2d(3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(1, 1)): kernel_size=(5, 5) with dilation=(1, 1)")
+    assert msg.startswith(
+        "Conv2d(3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(1, 1)): kernel_size=(5, 5) with dilation=(1, 1)"
+    )
     assert "input of spatial size (2, 2) padded by (1, 1)" in msg
     msg = _message(nn.Conv1d(2, 2, 3, padding=3, padding_mode="reflect"), convlab.zeros(1, 2, 3))
-    assert msg.startswith("Conv1d(2, 2, kernel_size=(3,), stride=(1,), padding=(3,), padding_mode=reflect): reflect padding")
+    assert msg.startswith(
+        "Conv1d(2, 2, kernel_size=(3,), stride=(1,), padding=(3,), padding_mode=reflect): reflect padding"
+    )
     msg = _message(nn.ConvTranspose2d(4, 2, 3), convlab.zeros(1, 3, 5, 5))
     assert msg.startswith("ConvTranspose2d(4, 2, kernel_size=(3, 3), stride=(1, 1)): expected input with 4 channels")
     msg = _message(nn.Fold((4, 4), 2), convlab.zeros(1, 12, 10))
-    assert msg.startswith("Fold(output_size=(4, 4), kernel_size=2, dilation=1, padding=0, stride=1): output_size=(4, 4)")
+    assert msg.startswith(
+        "Fold(output_size=(4, 4), kernel_size=2, dilation=1, padding=0, stride=1): output_size=(4, 4)"
+    )
 
 
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: nn.Conv2d(3, 4, 3, groups=2), "Conv2d(): in_channels must be divisible by groups, got in_channels=3, groups=2"),
+        (
+            lambda: nn.Conv2d(3, 4, 3, groups=2),
+            "Conv2d(): in_channels must be divisible by groups, got in_channels=3, groups=2",
+        ),
         (lambda: nn.Conv2d(4, 3, 3, groups=2), "Conv2d(): out_channels must be divisible by groups"),
         (lambda: nn.Conv2d(4, 4, 3, groups=0), "Conv2d(): groups must be a positive integer, got groups=0"),
         (lambda: nn.Conv2d(3, 4, 3, padding="full"), "Conv2d(): invalid padding string 'full'"),
-        (lambda: nn.Conv2d(3, 4, 3, padding="same", stride=2), "Conv2d(): padding='same' is not supported for strided convolutions"),
+        (
+            lambda: nn.Conv2d(3, 4, 3, padding="same", stride=2),
+            "Conv2d(): padding='same' is not supported for strided convolutions",
+        ),
         (lambda: nn.Conv2d(3, 4, 3, padding=-1), "Conv2d(): padding must be non-negative, got padding=(-1, -1)"),
-        (lambda: nn.Conv2d(3, 4, 3, padding_mode="mirror"), "Conv2d(): padding_mode must be one of ('zeros', 'reflect', 'replicate', 'circular'), got padding_mode='mirror'"),
+        (
+            lambda: nn.Conv2d(3, 4, 3, padding_mode="mirror"),
+            "Conv2d(): padding_mode must be one of ('zeros', 'reflect', 'replicate', 'circular'), got padding_mode='mirror'",
+        ),
         (lambda: nn.Conv2d(3, 4, 0), "Conv2d(): kernel_size must be positive, got kernel_size=(0, 0)"),
         (lambda: nn.Conv2d(0, 4, 3), "Conv2d(): in_channels must be a positive integer, got in_channels=0"),
         (lambda: nn.Conv3d(3, 4, (3, 3)), "Conv3d(): kernel_size must be an int or a tuple of 3 ints, got (3, 3)"),
-        (lambda: nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"), 'ConvTranspose2d(): only "zeros" padding mode is supported'),
-        (lambda: nn.SeparableConv2d(3, 4, 3, depth_multiplier=0), "SeparableConv2d(): depth_multiplier must be a positive integer"),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"),
+            'ConvTranspose2d(): only "zeros" padding mode is supported',
+        ),
+        (
+            lambda: nn.SeparableConv2d(3, 4, 3, depth_multiplier=0),
+            "SeparableConv2d(): depth_multiplier must be a positive integer",
+        ),
     ],
 )
 def test_bad_settings_raise_at_construction(build, match):
@@ -219,7 +273,11 @@ def test_bad_settings_raise_at_construction(build, match):
 
 
 def test_torch_also_refuses_bad_settings():
-    for args, kwargs in [((3, 4, 3), dict(groups=2)), ((3, 4, 3), dict(padding="same", stride=2)), ((3, 4, 3), dict(padding_mode="mirror"))]:
+    for args, kwargs in [
+        ((3, 4, 3), {"groups": 2}),
+        ((3, 4, 3), {"padding": "same", "stride": 2}),
+        ((3, 4, 3), {"padding_mode": "mirror"}),
+    ]:
         with pytest.raises(ValueError):
             torch.nn.Conv2d(*args, **kwargs)
         with pytest.raises(ValueError):

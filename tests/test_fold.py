@@ -19,10 +19,16 @@ def block_case(seed):
     dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
     padding = tuple(int(p) for p in rng.integers(0, 3, 2))
     stride = tuple(int(s) for s in rng.integers(1, 4, 2))
-    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 5)) for k, d, p in zip(kernel, dilation, padding))
+    size = tuple(
+        max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 5)) for k, d, p in zip(kernel, dilation, padding)
+    )
     as_int = rng.random() < 0.3  # ints instead of pairs
-    args = dict(kernel_size=kernel[0] if as_int else kernel, dilation=dilation[0] if as_int else dilation,
-                padding=padding[0] if as_int else padding, stride=stride[0] if as_int else stride)
+    args = {
+        "kernel_size": kernel[0] if as_int else kernel,
+        "dilation": dilation[0] if as_int else dilation,
+        "padding": padding[0] if as_int else padding,
+        "stride": stride[0] if as_int else stride,
+    }
     if as_int:
         kernel, dilation, padding, stride = (kernel[0],) * 2, (dilation[0],) * 2, (padding[0],) * 2, (stride[0],) * 2
         size = tuple(max(s, d * (k - 1) + 1 - 2 * p) for s, k, d, p in zip(size, kernel, dilation, padding))
@@ -47,7 +53,11 @@ def test_fold_matches_torch(seed):
 @pytest.mark.parametrize("seed", range(4))
 def test_float32(seed):
     x, size, args = block_case(seed)
-    out = check(lambda x: F.fold(F.unfold(x, **args), size, **args), lambda x: TF.fold(TF.unfold(x, **args), size, **args), x.astype(np.float32))
+    out = check(
+        lambda x: F.fold(F.unfold(x, **args), size, **args),
+        lambda x: TF.fold(TF.unfold(x, **args), size, **args),
+        x.astype(np.float32),
+    )
     assert out[0].dtype == np.float32
 
 
@@ -64,7 +74,9 @@ def test_unfold_gemm_is_conv2d():
     x, w = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 2))
     cols = F.unfold(convlab.tensor(x), (3, 2), padding=1, stride=2)
     y = (convlab.tensor(w.reshape(4, -1)) @ cols).reshape(2, 4, 3, 4)
-    np.testing.assert_allclose(y.numpy(), TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1, stride=2).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1, stride=2).numpy(), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_fold_counts_block_membership():
@@ -77,19 +89,33 @@ def test_modules_match_torch(seed):
     x, size, args = block_case(seed)
     assert repr(nn.Unfold(**args)) == repr(torch.nn.Unfold(**args))
     assert repr(nn.Fold(size, **args)) == repr(torch.nn.Fold(size, **args))
-    check(lambda x: nn.Fold(size, **args)(nn.Unfold(**args)(x)), lambda x: torch.nn.Fold(size, **args)(torch.nn.Unfold(**args)(x)), x)
+    check(
+        lambda x: nn.Fold(size, **args)(nn.Unfold(**args)(x)),
+        lambda x: torch.nn.Fold(size, **args)(torch.nn.Unfold(**args)(x)),
+        x,
+    )
 
 
 def test_errors():
     err = both_raise(lambda x: F.unfold(x, 2), lambda x: TF.unfold(x, 2), np.zeros((1, 3, 5, 5, 5)))
-    assert "unfold(): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with non-zero C, H, W, got shape (1, 3, 5, 5, 5)" in str(err)
+    assert (
+        "unfold(): expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with non-zero C, H, W, got shape (1, 3, 5, 5, 5)"
+        in str(err)
+    )
     err = both_raise(lambda x: F.unfold(x, 4), lambda x: TF.unfold(x, 4), np.zeros((1, 3, 3, 5)))
-    assert "unfold(): kernel_size=(4, 4) with dilation=(1, 1) does not fit in the input of spatial size (3, 5)" in str(err)
+    assert "unfold(): kernel_size=(4, 4) with dilation=(1, 1) does not fit in the input of spatial size (3, 5)" in str(
+        err
+    )
     err = both_raise(lambda c: F.fold(c, (5, 5), 2), lambda c: TF.fold(c, (5, 5), 2), np.zeros((1, 13, 16)))
-    assert "fold(): expected input dimension 1 (size 13) to be divisible by the product of kernel_size=(2, 2) (4)" in str(err)
+    assert (
+        "fold(): expected input dimension 1 (size 13) to be divisible by the product of kernel_size=(2, 2) (4)"
+        in str(err)
+    )
     err = both_raise(lambda c: F.fold(c, (5, 5), 2), lambda c: TF.fold(c, (5, 5), 2), np.zeros((1, 12, 15)))
     assert "give 4 * 4 = 16 blocks, but the input has 15 (shape (1, 12, 15))" in str(err)
     err = both_raise(lambda c: F.fold(c, (5, 5), 2), lambda c: TF.fold(c, (5, 5), 2), np.zeros((1, 1, 12, 16)))
     assert "fold(): expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape (1, 1, 12, 16)" in str(err)
-    with pytest.raises(ValueError, match=r"Unfold\(kernel_size=2, dilation=1, padding=-1, stride=1\): padding must be non-negative"):
+    with pytest.raises(
+        ValueError, match=r"Unfold\(kernel_size=2, dilation=1, padding=-1, stride=1\): padding must be non-negative"
+    ):
         nn.Unfold(2, padding=-1)(convlab.zeros(1, 1, 4, 4))

@@ -6,22 +6,27 @@ large share of its time packing the huge column matrix (each of its elements is 
 itself. A direct convolution that reads the padded input in place and keeps a register tile of
 outputs for the whole reduction runs at 85-95% of peak and needs no column matrix at all.
 
-The building block is :func:`_tile`: ``C[r, :16] (+)= sum_k A[r, k] * B[k, :16]`` for a block
-of ``r <= 6`` rows (3 in float64) and 16 consecutive output channels, with the reduction index
-``k`` running over three nested strided loops. It is emitted directly as LLVM IR (vector FMAs on
-``8 x float32`` / ``4 x float64`` registers, the accumulators kept in registers for the whole
-reduction) because neither NumPy nor numba's auto-vectoriser produce a register-blocked
-micro-kernel. The three drivers below map the convolution's passes onto it:
+The building block is :func:`_tile`: ``C[r, :16] = Z[r, :16] + sum_k A[r, k] * B[k, :16]`` for a
+block of ``r <= 6`` rows (3 in float64) and 16 consecutive output channels, with the reduction
+index ``k`` running over three nested strided loops. It is emitted directly as LLVM IR (vector
+FMAs on ``8 x float32`` / ``4 x float64`` registers, the accumulators kept in registers for the
+whole reduction) because neither NumPy nor numba's auto-vectoriser produce a register-blocked
+micro-kernel. The drivers map the convolution's passes onto it:
 
-- forward (and the stride-1 input gradient, a forward convolution of the padded output gradient
-  with the reflected kernel): a tile is ``r`` consecutive output pixels of one row x 16 output
-  channels; the reduction runs over ``(kh, kw, c_in)``, read in place from the padded input;
+- forward (and the input gradient: a forward convolution of the padded output gradient with the
+  reflected kernel, per stride phase): a tile is ``r`` consecutive output pixels of one row x 16
+  output channels, the reduction runs over ``(kh, kw, c_in)`` of the padded input, read in
+  place through its strides; rows of an NCHW output go through a small channels-last buffer so
+  every store to the output is a contiguous run;
 - weight gradient: a tile is ``r`` input channels x 16 output channels of one kernel offset;
-  the reduction runs over the output pixels of one image; each thread sums its images into its
-  own copy of the gradient, added up at the end.
+  the reduction runs over a strip of output rows of one image; each thread sums its images
+  into its own copy of the gradient, added up at the end.
 
-Arrays must be C-contiguous; the output-channel count a driver writes must be a multiple of 16
-(the caller falls back to the GEMM path otherwise).
+Depthwise convolution is not a GEMM: its kernels loop over NCHW planes with implicit zero
+padding, vectorised along output rows. A call runs on all of numba's threads only when it is
+large enough to pay for a parallel region (small calls, e.g. in tests, stay on one thread).
+The output-channel count of the dense drivers must be a multiple of 16; the caller falls back to
+the GEMM path otherwise.
 """
 
 from __future__ import annotations
@@ -42,7 +47,30 @@ _COPY_WORK = 8  # a copied element costs about as much time as this many multipl
 
 
 @intrinsic(prefer_literal=True)
-def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3):
+def _tile(
+    typingctx,
+    rows,
+    a,
+    a_off,
+    a_rs,
+    a_k1,
+    a_k2,
+    a_k3,
+    b,
+    b_off,
+    b_k1,
+    b_k2,
+    b_k3,
+    c,
+    c_off,
+    c_rs,
+    z,
+    z_off,
+    z_rs,
+    n1,
+    n2,
+    n3,
+):
     """``C[r, 0:16] = Z[r, 0:16] + sum_{k3,k2,k1} A[r, k] * B[k, 0:16]`` for ``r < rows``, where
     (all offsets in elements of the flat arrays ``a``, ``b``, ``c``, ``z``)
     ``A[r, k] = a[a_off + r*a_rs + k1*a_k1 + k2*a_k2 + k3*a_k3]``,
@@ -53,10 +81,34 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
         return None
     n_rows = rows.literal_value
     dtype = a.dtype
-    sig = types.void(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+    sig = types.void(
+        rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+    )
 
     def codegen(context, builder, signature, args):
-        (_, a_v, a_off_v, a_rs_v, a1, a2, a3, b_v, b_off_v, b1, b2, b3, c_v, c_off_v, c_rs_v, z_v, z_off_v, z_rs_v, k1n, k2n, k3n) = args
+        (
+            _,
+            a_v,
+            a_off_v,
+            a_rs_v,
+            a1,
+            a2,
+            a3,
+            b_v,
+            b_off_v,
+            b1,
+            b2,
+            b3,
+            c_v,
+            c_off_v,
+            c_rs_v,
+            z_v,
+            z_off_v,
+            z_rs_v,
+            k1n,
+            k2n,
+            k3n,
+        ) = args
         scalar = context.get_value_type(dtype)
         lanes = 32 // np.dtype(str(dtype)).itemsize  # one 256-bit register
         vec = ir.VectorType(scalar, lanes)
@@ -83,7 +135,12 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
         accs = [[cgutils.alloca_once(builder, vec) for _ in range(n_vec)] for _ in range(n_rows)]
         c_ptrs = [
             [
-                builder.bitcast(builder.gep(c0, [builder.add(builder.mul(c_rs_v, ir.Constant(i64, r)), ir.Constant(i64, v * lanes))]), vec.as_pointer())
+                builder.bitcast(
+                    builder.gep(
+                        c0, [builder.add(builder.mul(c_rs_v, ir.Constant(i64, r)), ir.Constant(i64, v * lanes))]
+                    ),
+                    vec.as_pointer(),
+                )
                 for v in range(n_vec)
             ]
             for r in range(n_rows)
@@ -104,7 +161,10 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
                     a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
                     b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
                     b_vecs = [
-                        builder.load(builder.bitcast(builder.gep(b_row, [ir.Constant(i64, v * lanes)]), vec.as_pointer()), align=np.dtype(str(dtype)).itemsize)
+                        builder.load(
+                            builder.bitcast(builder.gep(b_row, [ir.Constant(i64, v * lanes)]), vec.as_pointer()),
+                            align=np.dtype(str(dtype)).itemsize,
+                        )
                         for v in range(n_vec)
                     ]
                     for r in range(n_rows):
@@ -125,20 +185,34 @@ def _tile(typingctx, rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k
 
 
 @njit(cache=True)
-def _tile_rows(rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3):
+def _tile_rows(
+    rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+):
     """:func:`_tile` for a run-time row count ``1 <= rows <= 6`` (one compiled tile per count)."""
     if rows == 6:
-        _tile(6, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            6, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
     elif rows == 5:
-        _tile(5, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            5, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
     elif rows == 4:
-        _tile(4, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            4, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
     elif rows == 3:
-        _tile(3, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            3, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
     elif rows == 2:
-        _tile(2, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            2, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
     else:
-        _tile(1, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3)
+        _tile(
+            1, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        )
 
 
 @njit(cache=True)
@@ -169,7 +243,29 @@ def flat_strides(x):
 
 
 @njit(cache=True)
-def _forward_rows(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, row0, row1):
+def _forward_rows(
+    xf,
+    x_base,
+    sn,
+    sh,
+    sw,
+    sc,
+    c,
+    wpk,
+    init,
+    yf,
+    y_base,
+    y_strides,
+    oh,
+    ow,
+    stride_h,
+    stride_w,
+    dil_h,
+    dil_w,
+    max_rows,
+    row0,
+    row1,
+):
     """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`. The input is read
     through its element strides (any layout). A channels-last output is written by the tiles
     directly; any other layout (NCHW) gets each row's tiles in a small channels-last buffer that
@@ -206,13 +302,51 @@ def _forward_rows(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_stride
                     a_off = a_row + j * stride_w * sw
                     if direct:
                         _tile_rows(
-                            r, xf, a_off, stride_w * sw, a1, a2, a3, wf, blk * block, b1, b2, b3,
-                            yf, y_row + j * ysw + blk * BLOCK, ysw, init, blk * BLOCK, 0, n1, n2, kh,
+                            r,
+                            xf,
+                            a_off,
+                            stride_w * sw,
+                            a1,
+                            a2,
+                            a3,
+                            wf,
+                            blk * block,
+                            b1,
+                            b2,
+                            b3,
+                            yf,
+                            y_row + j * ysw + blk * BLOCK,
+                            ysw,
+                            init,
+                            blk * BLOCK,
+                            0,
+                            n1,
+                            n2,
+                            kh,
                         )
                     else:
                         _tile_rows(
-                            r, xf, a_off, stride_w * sw, a1, a2, a3, wf, blk * block, b1, b2, b3,
-                            row_buffer, j * width + (blk - g0) * BLOCK, width, init, blk * BLOCK, 0, n1, n2, kh,
+                            r,
+                            xf,
+                            a_off,
+                            stride_w * sw,
+                            a1,
+                            a2,
+                            a3,
+                            wf,
+                            blk * block,
+                            b1,
+                            b2,
+                            b3,
+                            row_buffer,
+                            j * width + (blk - g0) * BLOCK,
+                            width,
+                            init,
+                            blk * BLOCK,
+                            0,
+                            n1,
+                            n2,
+                            kh,
                         )
                     j += r
             if not direct:
@@ -223,15 +357,58 @@ def _forward_rows(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_stride
 
 
 @njit(parallel=True, cache=True)
-def _forward_parallel(xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows, rows, chunks):
+def _forward_parallel(
+    xf,
+    x_base,
+    sn,
+    sh,
+    sw,
+    sc,
+    c,
+    wpk,
+    init,
+    yf,
+    y_base,
+    y_strides,
+    oh,
+    ow,
+    stride_h,
+    stride_w,
+    dil_h,
+    dil_w,
+    max_rows,
+    rows,
+    chunks,
+):
     for t in prange(chunks):
         _forward_rows(
-            xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows,
-            t * rows // chunks, (t + 1) * rows // chunks,
+            xf,
+            x_base,
+            sn,
+            sh,
+            sw,
+            sc,
+            c,
+            wpk,
+            init,
+            yf,
+            y_base,
+            y_strides,
+            oh,
+            ow,
+            stride_h,
+            stride_w,
+            dil_h,
+            dil_w,
+            max_rows,
+            t * rows // chunks,
+            (t + 1) * rows // chunks,
         )
 
 
-def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=(0, 0), y_corner=(0, 0), y_step=(1, 1), out_size=None):
+def conv2d_forward(
+    xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=(0, 0), y_corner=(0, 0), y_step=(1, 1), out_size=None
+):
     """``y[n, i, j, o] = bias[o] + sum_{p, q, c} xp[n, i*sh + p*dh, j*sw + q*dw, c] * w[o, c, p, q]``.
 
     Args:
@@ -254,7 +431,27 @@ def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=
     y_base = y_corner[0] * ysh + y_corner[1] * ysw
     y_strides = (ysn, y_step[0] * ysh, y_step[1] * ysw, ysc)
     chunks = _chunks(n_batch * oh * ow * wpk.size)
-    args = (xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, y_strides, oh, ow, stride_h, stride_w, dil_h, dil_w, max_rows)
+    args = (
+        xf,
+        x_base,
+        sn,
+        sh,
+        sw,
+        sc,
+        c,
+        wpk,
+        init,
+        yf,
+        y_base,
+        y_strides,
+        oh,
+        ow,
+        stride_h,
+        stride_w,
+        dil_h,
+        dil_w,
+        max_rows,
+    )
     if chunks == 1:
         _forward_rows(*args, 0, n_batch * oh)
     else:
@@ -262,7 +459,9 @@ def conv2d_forward(xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=
 
 
 @njit(cache=True)
-def _weight_grad_images(xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, acc, max_rows, n0, n1):
+def _weight_grad_images(
+    xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, acc, max_rows, n0, n1
+):
     """Adds the weight gradient of images ``n0 <= n < n1`` into ``acc`` ``(KH, KW, C, C_out)``;
     the input is read through its element strides, ``g`` must be channels-last."""
     hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
@@ -285,21 +484,57 @@ def _weight_grad_images(xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_
                         r = _balanced(c - ci, max_rows)
                         for blk in range(n_blocks):
                             _tile_rows(
-                                r, xf, a_at + ci * sc, sc, stride_w * sw, stride_h * sh, 0,
-                                gf, g_at + blk * BLOCK, c_out, wg * c_out, 0,
-                                af, out + ci * c_out + blk * BLOCK, c_out, af, out + ci * c_out + blk * BLOCK, c_out,
-                                ow, n_rows, 1,
+                                r,
+                                xf,
+                                a_at + ci * sc,
+                                sc,
+                                stride_w * sw,
+                                stride_h * sh,
+                                0,
+                                gf,
+                                g_at + blk * BLOCK,
+                                c_out,
+                                wg * c_out,
+                                0,
+                                af,
+                                out + ci * c_out + blk * BLOCK,
+                                c_out,
+                                af,
+                                out + ci * c_out + blk * BLOCK,
+                                c_out,
+                                ow,
+                                n_rows,
+                                1,
                             )
                         ci += r
 
 
 @njit(parallel=True, cache=True)
-def _weight_grad_parallel(xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows):
+def _weight_grad_parallel(
+    xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows
+):
     chunks = partial.shape[0]
     for t in prange(chunks):
         _weight_grad_images(
-            xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial[t], max_rows,
-            t * n_batch // chunks, (t + 1) * n_batch // chunks,
+            xf,
+            sn,
+            sh,
+            sw,
+            sc,
+            c,
+            g,
+            g_top,
+            g_left,
+            oh,
+            ow,
+            stride_h,
+            stride_w,
+            dil_h,
+            dil_w,
+            partial[t],
+            max_rows,
+            t * n_batch // chunks,
+            (t + 1) * n_batch // chunks,
         )
 
 
@@ -319,10 +554,30 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
     if chunks == 1:
         _weight_grad_images(
-            xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial[0], max_rows, 0, n_batch
+            xf,
+            sn,
+            sh,
+            sw,
+            sc,
+            c,
+            g,
+            g_top,
+            g_left,
+            oh,
+            ow,
+            stride_h,
+            stride_w,
+            dil_h,
+            dil_w,
+            partial[0],
+            max_rows,
+            0,
+            n_batch,
         )
         return partial[0]
-    _weight_grad_parallel(xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows)
+    _weight_grad_parallel(
+        xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows
+    )
     return partial.sum(axis=0)
 
 
@@ -346,7 +601,7 @@ def _pad_rows(x, out, top, left, row0, row1):
             out[n, i, :, :] = 0
             continue
         out[n, i, :left, :] = 0
-        row, dst = x[n, src], out[n, i, left:left + w]
+        row, dst = x[n, src], out[n, i, left : left + w]
         if x.strides[3] > x.strides[2]:
             # channel-major source (NCHW): read each channel's row contiguously; the writes,
             # one per pixel, stay within this output row's few cache lines
@@ -355,7 +610,7 @@ def _pad_rows(x, out, top, left, row0, row1):
                     dst[j, k] = row[j, k]
         else:
             dst[:, :] = row
-        out[n, i, left + w:, :] = 0
+        out[n, i, left + w :, :] = 0
 
 
 @njit(parallel=True, cache=True)
@@ -407,7 +662,7 @@ def _depthwise_planes(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, di
                     j0, j1 = _row_span(offset, stride_w, w, ow)
                     tap = taps[k, p, q]
                     if stride_w == 1:  # contiguous windows: the loop LLVM vectorises
-                        out, window = row[j0:j1], src[j0 + offset:j1 + offset]
+                        out, window = row[j0:j1], src[j0 + offset : j1 + offset]
                         for j in range(j1 - j0):
                             out[j] += tap * window[j]
                     else:
@@ -419,7 +674,20 @@ def _depthwise_planes(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, di
 def _depthwise_parallel(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w, chunks):
     planes = y.shape[0] * y.shape[1]
     for t in prange(chunks):
-        _depthwise_planes(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w, t * planes // chunks, (t + 1) * planes // chunks)
+        _depthwise_planes(
+            x,
+            taps,
+            bias,
+            y,
+            top,
+            left,
+            stride_h,
+            stride_w,
+            dil_h,
+            dil_w,
+            t * planes // chunks,
+            (t + 1) * planes // chunks,
+        )
 
 
 def depthwise_forward(x, taps, bias, y, top, left, stride_h, stride_w, dil_h, dil_w):
@@ -456,7 +724,7 @@ def _depthwise_grad_planes(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw
                         j0, j1 = _row_span(offset, stride_w, w, ow)
                         out = partial[p, q]
                         if stride_w == 1:
-                            window = src[j0 + offset:j1 + offset]
+                            window = src[j0 + offset : j1 + offset]
                             for j in range(j1 - j0):
                                 out[j0 + j] += grow[j0 + j] * window[j]
                         else:
@@ -471,7 +739,9 @@ def _depthwise_grad_planes(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw
 def _depthwise_grad_parallel(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, chunks):
     c = dw.shape[0]
     for t in prange(chunks):
-        _depthwise_grad_planes(x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, t * c // chunks, (t + 1) * c // chunks)
+        _depthwise_grad_planes(
+            x, g, top, left, stride_h, stride_w, dil_h, dil_w, dw, t * c // chunks, (t + 1) * c // chunks
+        )
 
 
 def depthwise_weight_grad(x, g, kh, kw, top, left, stride_h, stride_w, dil_h, dil_w):

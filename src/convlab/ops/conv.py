@@ -10,28 +10,31 @@ input at ``o*S + k*D`` for ``k = 0..K-1`` (cross-correlation, as PyTorch), so th
 outputs (:func:`conv_output_size`). A transposed convolution maps ``I`` back to
 ``(I-1)*S - 2P + D*(K-1) + output_padding + 1`` (:func:`conv_transpose_output_size`).
 
-How it is computed. Internally every array is *channels-last*, ``(N, *spatial, C)``, reached
-by a free ``moveaxis`` view of the NCHW tensor; results are handed back as NCHW-shaped views of
-channels-last memory (like PyTorch's ``channels_last`` format), so a chain conv -> relu -> conv
-never transposes. In that layout:
+How it is computed. Tensors are NCHW at the API (every output and gradient is C-contiguous
+NCHW, like the other ops'); inside, arrays are handled *channels-last*, ``(N, *spatial, C)``,
+reached by a free ``moveaxis`` view.
 
-- im2col is a strided *view* ``(N, *O, *K, C)`` of the zero-padded input (:func:`_windows`);
-  reshaping it to the GEMM's ``(N*O, K*C)`` matrix is the one copy, and the forward is a single
-  GEMM ``cols @ W`` with ``W`` of shape ``(K*C, C_out)`` (groups: one batched matmul over the
-  groups, never a Python loop over them);
-- a 1x1 convolution at stride 1 needs no im2col at all: the input *is* the column matrix;
-- the weight gradient is one GEMM ``cols^T @ g`` over the columns saved by the forward;
-- the input gradient at stride 1 is the correlation of the padded output gradient with the
-  reflected, channel-swapped kernel (seed 001): another forward convolution, no col2im. At
-  stride > 1 it is ``g @ W^T`` followed by col2im, which adds the ``prod(K)`` strided slices
-  of the columns back onto the padded input (:func:`_col2im`; never ``np.add.at``);
-- depthwise convolution (one input channel per group) is not a GEMM at all: ``prod(K)``
-  multiply-adds of strided views.
+- Compiled path (``ops/_conv_kernels.py``; NumPy float32/float64, 1-D and 2-D): ungrouped
+  convolutions with a multiple of 16 output channels run a direct convolution whose register
+  tiles (up to 6 pixels x 16 channels) read the zero-padded channels-last input in place - no
+  column matrix, no BLAS. The input gradient is the same forward kernel applied to the padded
+  output gradient with the reflected, channel-swapped kernel (seed 001): at stride 1 one call,
+  at stride ``S`` one call per input phase (residue class mod ``S``) with the taps that reach
+  it. The weight gradient tiles ``(c_in, 16 c_out)`` blocks of one kernel offset over every
+  output pixel. Depthwise convolutions (one channel per group) run plane by plane on NCHW views
+  with implicit zero padding.
+- GEMM path (everything else: 3-D, grouped, other channel counts, CuPy on a GPU): im2col is a
+  strided *view* ``(N, *O, *K, C)`` of the zero-padded input (:func:`_windows`); reshaping it to
+  the GEMM's ``(N*O, K*C)`` matrix is the one copy, and the forward is a single GEMM
+  ``cols @ W`` (groups: one batched matmul over the groups, never a Python loop over them); a
+  1x1 convolution at stride 1 needs no im2col at all. The weight gradient is one GEMM
+  ``cols^T @ g`` over the columns saved by the forward; the input gradient is the flipped-kernel
+  correlation at stride 1, and ``g @ W^T`` followed by col2im at stride > 1, which adds the
+  ``prod(K)`` strided slices back onto the padded input (:func:`_col2im`; never ``np.add.at``).
 
 A transposed convolution *is* the input gradient of the convolution it transposes, and its
-gradient is that convolution's forward (input) and weight gradient: the same three routines.
-``unfold``/``fold`` are the im2col/col2im of the same routines in PyTorch's ``(N, C*K, L)``
-layout.
+gradient is that convolution's forward (input) and weight gradient: the same routines.
+``unfold``/``fold`` are the im2col/col2im of the GEMM path in PyTorch's ``(N, C*K, L)`` layout.
 """
 
 from __future__ import annotations
@@ -147,11 +150,15 @@ def _padding_pairs(who, padding, kernel, stride, dilation) -> tuple:
     n = len(kernel)
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
-            raise ValueError(f"{_name(who)}: invalid padding string {padding!r}, expected one of {PADDING_STRINGS} or ints")
+            raise ValueError(
+                f"{_name(who)}: invalid padding string {padding!r}, expected one of {PADDING_STRINGS} or ints"
+            )
         if padding == "valid":
             return ((0, 0),) * n
         if any(s != 1 for s in stride):
-            raise ValueError(f"{_name(who)}: padding='same' is not supported for strided convolutions, got stride={stride}")
+            raise ValueError(
+                f"{_name(who)}: padding='same' is not supported for strided convolutions, got stride={stride}"
+            )
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
     pads = _ntuple(who, "padding", padding, n)
@@ -246,8 +253,10 @@ def _check_operands(who, n, input, weight, bias, groups, transposed):
             f"{_name(who)}: expected input with {c_in} channels ({batch}{c_in}, {dims}), got shape {tuple(input.shape)}"
             + (f" (weight {tuple(weight.shape)}, groups={groups})" if groups > 1 else "")
         )
-    if any(s == 0 for s in input.shape[-(n + 1):]):
-        raise ValueError(f"{_name(who)}: expected non-zero channel and spatial sizes, got input shape {tuple(input.shape)}")
+    if any(s == 0 for s in input.shape[-(n + 1) :]):
+        raise ValueError(
+            f"{_name(who)}: expected non-zero channel and spatial sizes, got input shape {tuple(input.shape)}"
+        )
     if bias is not None:
         _check_tensor(who, "bias", bias)
         if tuple(bias.shape) != (c_out,):
@@ -287,8 +296,14 @@ def _channels_first(a):
     """``(N, *spatial, C)`` -> C-contiguous ``(N, C, *spatial)``, the layout every op returns:
     the owning array of a compiled kernel's output (:func:`_new_output`), else a copy."""
     owner = a.base
-    if type(owner) is np.ndarray and owner.flags.c_contiguous and owner.shape == (a.shape[0], a.shape[-1]) + a.shape[1:-1] and (
-        np.moveaxis(owner, 1, -1).strides == a.strides and owner.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+    if (
+        type(owner) is np.ndarray
+        and owner.flags.c_contiguous
+        and owner.shape == (a.shape[0], a.shape[-1]) + a.shape[1:-1]
+        and (
+            np.moveaxis(owner, 1, -1).strides == a.strides
+            and owner.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+        )
     ):
         return owner
     xp = array_module(a)
@@ -313,7 +328,7 @@ def _pad_spatial(a, lo, hi):
         return a
     xp = array_module(a)
     shape = (a.shape[0],) + tuple(a.shape[1 + i] + max(l, 0) + max(h, 0) for i, (l, h) in enumerate(zip(lo, hi)))
-    out = xp.zeros(shape + a.shape[1 + n:], dtype=a.dtype)
+    out = xp.zeros(shape + a.shape[1 + n :], dtype=a.dtype)
     out[(slice(None),) + tuple(slice(max(l, 0), max(l, 0) + a.shape[1 + i]) for i, l in enumerate(lo))] = a
     return out
 
@@ -323,12 +338,12 @@ def _windows(padded, geom: ConvGeometry):
     position ``o*S + k*D`` (``E``: the padded size, ``T``: trailing channel axes)."""
     n = len(geom.kernel)
     st = padded.strides
-    shape = (padded.shape[0],) + geom.out_size + geom.kernel + padded.shape[1 + n:]
+    shape = (padded.shape[0],) + geom.out_size + geom.kernel + padded.shape[1 + n :]
     strides = (
         (st[0],)
         + tuple(st[1 + i] * s for i, s in enumerate(geom.stride))
         + tuple(st[1 + i] * d for i, d in enumerate(geom.dilation))
-        + st[1 + n:]
+        + st[1 + n :]
     )
     return array_module(padded).lib.stride_tricks.as_strided(padded, shape, strides)
 
@@ -341,7 +356,7 @@ def _col2im(cols, geom: ConvGeometry):
     """
     xp = array_module(cols)
     n = len(geom.kernel)
-    trailing = cols.shape[1 + 2 * n:]
+    trailing = cols.shape[1 + 2 * n :]
     extent = tuple(
         max(lo + i, (o - 1) * s + (k - 1) * d + 1)
         for i, o, k, s, d, lo in zip(geom.in_size, geom.out_size, geom.kernel, geom.stride, geom.dilation, geom.pad_lo)
@@ -350,7 +365,8 @@ def _col2im(cols, geom: ConvGeometry):
     lead = (slice(None),) * (1 + n)
     for k in itertools.product(*(range(kk) for kk in geom.kernel)):
         region = tuple(
-            slice(ki * d, ki * d + s * (o - 1) + 1, s) for ki, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size)
+            slice(ki * d, ki * d + s * (o - 1) + 1, s)
+            for ki, d, s, o in zip(k, geom.dilation, geom.stride, geom.out_size)
         )
         out[(slice(None),) + region] += cols[lead + k]
     return out[(slice(None),) + tuple(slice(lo, lo + i) for lo, i in zip(geom.pad_lo, geom.in_size))]
@@ -416,10 +432,12 @@ def _padded(al, lo, hi, layout):
     crop = tuple(slice(max(-l, 0), n - max(-h, 0)) for l, h, n in zip(lo, hi, al.shape[1:-1]))
     al = al[(slice(None),) + crop]
     lo, hi = tuple(max(l, 0) for l in lo), tuple(max(h, 0) for h in hi)
-    if not any(lo) and not any(hi):
-        if al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar_nd(al)) is not None):
-            return al
-    out = np.empty(al.shape[:1] + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:], dtype=al.dtype)
+    reusable = al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar_nd(al)) is not None)
+    if not any(lo) and not any(hi) and reusable:
+        return al
+    out = np.empty(
+        al.shape[:1] + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:], dtype=al.dtype
+    )
     _kernels.pad(_planar_nd(al), _planar_nd(out), *((0,) * (2 - len(lo)) + lo))
     return out
 
@@ -446,7 +464,9 @@ def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
     """Compiled forward (bias added in the kernel) on the padded input of :func:`_padded`."""
     y = _new_output((padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     w2 = w if w.ndim == 4 else w[:, :, None]
-    _kernels.conv2d_forward(_planar(padded, geom), _kernels.pack_weight(w2), bias, _planar(y, geom), *_planar_steps(geom))
+    _kernels.conv2d_forward(
+        _planar(padded, geom), _kernels.pack_weight(w2), bias, _planar(y, geom), *_planar_steps(geom)
+    )
     return y
 
 
@@ -456,7 +476,11 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
     fill = (1,) * (2 - len(geom.kernel))
     corner = (0,) * len(fill) + tuple(g_corner)
     dw = _kernels.conv2d_weight_grad(
-        _planar(padded, geom), _planar(g_buffer, geom), *corner, *(fill + geom.out_size), *(fill + geom.kernel),
+        _planar(padded, geom),
+        _planar(g_buffer, geom),
+        *corner,
+        *(fill + geom.out_size),
+        *(fill + geom.kernel),
         *_planar_steps(geom),
     )
     return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
@@ -610,15 +634,24 @@ def _phased_input_grad(gl, w, geom: ConvGeometry):
         if ph_h.count <= 0 or ph_w.count <= 0:
             continue
         if not ph_h.taps or not ph_w.taps:
-            dx2[:, ph_h.start::stride[0], ph_w.start::stride[1]] = 0
+            dx2[:, ph_h.start :: stride[0], ph_w.start :: stride[1]] = 0
             continue
         taps = swapped[:, :, list(ph_h.taps)][:, :, :, list(ph_w.taps)]
         _kernels.conv2d_forward(
-            g_padded, _kernels.pack_weight(taps), None, dx2, 1, 1, ph_h.dilation, ph_w.dilation,
-            x_corner=(before[0] - ph_h.lo, before[1] - ph_w.lo), y_corner=(ph_h.start, ph_w.start),
-            y_step=stride, out_size=(ph_h.count, ph_w.count),
+            g_padded,
+            _kernels.pack_weight(taps),
+            None,
+            dx2,
+            1,
+            1,
+            ph_h.dilation,
+            ph_w.dilation,
+            x_corner=(before[0] - ph_h.lo, before[1] - ph_w.lo),
+            y_corner=(ph_h.start, ph_w.start),
+            y_step=stride,
+            out_size=(ph_h.count, ph_w.count),
         )
-    return dx, (g_padded if n == 2 else g_padded[:, 0], before[2 - n:])
+    return dx, (g_padded if n == 2 else g_padded[:, 0], before[2 - n :])
 
 
 def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, need_input, need_weight, saved=None):
@@ -769,7 +802,14 @@ class ConvNd(Function):
         gl = _channels_last(g)
         needs = ctx.needs_input_grad
         dx, dw = _conv_backward(
-            gl, ctx.__dict__.get("w"), ctx.__dict__.get("xl"), ctx.geom, ctx.groups, needs[0], needs[1], ctx.__dict__.get("saved")
+            gl,
+            ctx.__dict__.get("w"),
+            ctx.__dict__.get("xl"),
+            ctx.geom,
+            ctx.groups,
+            needs[0],
+            needs[1],
+            ctx.__dict__.get("saved"),
         )
         db = None
         if dx is not None:
@@ -973,7 +1013,9 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return checked_conv("conv3d()", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
-def checked_conv_transpose(who, n, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+def checked_conv_transpose(
+    who, n, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """``conv_transpose{n}d`` whose error messages start with ``who`` (a layer, or a function name)."""
     groups = _check_operands(who, n, input, weight, bias, groups, transposed=True)
     kernel = tuple(weight.shape[2:])
@@ -1028,15 +1070,21 @@ _TRANSPOSE_DOC = """Transposed {n}-D convolution ("deconvolution"): the gradient
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return checked_conv_transpose("conv_transpose1d()", 1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose(
+        "conv_transpose1d()", 1, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return checked_conv_transpose("conv_transpose2d()", 2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose(
+        "conv_transpose2d()", 2, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return checked_conv_transpose("conv_transpose3d()", 3, input, weight, bias, stride, padding, output_padding, groups, dilation)
+    return checked_conv_transpose(
+        "conv_transpose3d()", 3, input, weight, bias, stride, padding, output_padding, groups, dilation
+    )
 
 
 conv_transpose1d.__doc__ = _TRANSPOSE_DOC.format(
@@ -1046,7 +1094,11 @@ conv_transpose2d.__doc__ = _TRANSPOSE_DOC.format(
     n=2, dims="H, W", kdims="kH, kW", example_in="1, 4, 5, 5", example_w="4, 2, 3, 3", example_out="(1, 2, 11, 11)"
 )
 conv_transpose3d.__doc__ = _TRANSPOSE_DOC.format(
-    n=3, dims="D, H, W", kdims="kD, kH, kW", example_in="1, 4, 2, 2, 2", example_w="4, 2, 3, 3, 3",
+    n=3,
+    dims="D, H, W",
+    kdims="kD, kH, kW",
+    example_in="1, 4, 2, 2, 2",
+    example_w="4, 2, 3, 3, 3",
     example_out="(1, 2, 5, 5, 5)",
 )
 
@@ -1118,7 +1170,9 @@ def checked_fold(who, input, output_size, kernel_size, dilation=1, padding=0, st
     """:func:`fold` whose error messages start with ``who`` (a layer, or a function name)."""
     _check_tensor(who, "input", input)
     if input.ndim not in (2, 3) or 0 in input.shape[-2:-1]:
-        raise ValueError(f"{_name(who)}: expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape {tuple(input.shape)}")
+        raise ValueError(
+            f"{_name(who)}: expected a 2-D (C*kH*kW, L) or 3-D (N, C*kH*kW, L) input, got shape {tuple(input.shape)}"
+        )
     size = _ntuple(who, "output_size", output_size, 2)
     _positive(who, "output_size", size)
     geom = _block_geometry(who, size, kernel_size, dilation, padding, stride)

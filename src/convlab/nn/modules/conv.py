@@ -36,8 +36,19 @@ class _ConvNd(Module):
     _transposed = False
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding, groups, bias,
-        padding_mode, device=None, dtype=None,
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        output_padding,
+        groups,
+        bias,
+        padding_mode,
+        device=None,
+        dtype=None,
     ):
         super().__init__()
         layer, n = f"{type(self).__name__}()", self._n
@@ -46,9 +57,13 @@ class _ConvNd(Module):
         if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups <= 0:
             raise ValueError(f"{layer}: groups must be a positive integer, got groups={groups!r}")
         if in_channels % groups:
-            raise ValueError(f"{layer}: in_channels must be divisible by groups, got in_channels={in_channels}, groups={groups}")
+            raise ValueError(
+                f"{layer}: in_channels must be divisible by groups, got in_channels={in_channels}, groups={groups}"
+            )
         if out_channels % groups:
-            raise ValueError(f"{layer}: out_channels must be divisible by groups, got out_channels={out_channels}, groups={groups}")
+            raise ValueError(
+                f"{layer}: out_channels must be divisible by groups, got out_channels={out_channels}, groups={groups}"
+            )
         kernel_size = ops_conv._ntuple(layer, "kernel_size", kernel_size, n)
         stride = ops_conv._ntuple(layer, "stride", stride, n)
         dilation = ops_conv._ntuple(layer, "dilation", dilation, n)
@@ -111,19 +126,41 @@ class _ConvNd(Module):
 
 class _Conv(_ConvNd):
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-        padding_mode="zeros", device=None, dtype=None,
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
     ):
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, (0,) * self._n, groups, bias,
-            padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            (0,) * self._n,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def forward(self, input):
         params = self._parameters
         weight, bias = params["weight"], params["bias"]
         if self.padding_mode == "zeros":
-            return ops_conv.checked_conv(self, self._n, input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+            return ops_conv.checked_conv(
+                self, self._n, input, weight, bias, self.stride, self.padding, self.dilation, self.groups
+            )
         ops_conv._check_operands(self, self._n, input, weight, bias, self.groups, transposed=False)
         if any(self._reversed_padding_repeated_twice):
             input = checked_pad(repr(self), input, self._reversed_padding_repeated_twice, self.padding_mode)
@@ -181,16 +218,31 @@ class Conv3d(_Conv):
 
 
 Conv1d.__doc__ = _CONV_DOC.format(
-    n=1, dims="L", out_dims="L_out", kdims="kL", example_args="16, 33, 3, stride=2", example_in="20, 16, 50",
+    n=1,
+    dims="L",
+    out_dims="L_out",
+    kdims="kL",
+    example_args="16, 33, 3, stride=2",
+    example_in="20, 16, 50",
     example_out="(20, 33, 24)",
 )
 Conv2d.__doc__ = _CONV_DOC.format(
-    n=2, dims="H, W", out_dims="H_out, W_out", kdims="kH, kW", example_args="1, 32, 3, padding=1",
-    example_in="128, 1, 28, 28", example_out="(128, 32, 28, 28)",
+    n=2,
+    dims="H, W",
+    out_dims="H_out, W_out",
+    kdims="kH, kW",
+    example_args="1, 32, 3, padding=1",
+    example_in="128, 1, 28, 28",
+    example_out="(128, 32, 28, 28)",
 )
 Conv3d.__doc__ = _CONV_DOC.format(
-    n=3, dims="D, H, W", out_dims="D_out, H_out, W_out", kdims="kD, kH, kW", example_args="4, 8, 3, stride=2",
-    example_in="2, 4, 9, 9, 9", example_out="(2, 8, 4, 4, 4)",
+    n=3,
+    dims="D, H, W",
+    out_dims="D_out, H_out, W_out",
+    kdims="kD, kH, kW",
+    example_args="4, 8, 3, stride=2",
+    example_in="2, 4, 9, 9, 9",
+    example_out="(2, 8, 4, 4, 4)",
 )
 
 
@@ -198,16 +250,37 @@ class _ConvTranspose(_ConvNd):
     _transposed = True
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
-        dilation=1, padding_mode="zeros", device=None, dtype=None,
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
     ):
         layer = f"{type(self).__name__}()"
         output_padding = ops_conv._ntuple(layer, "output_padding", output_padding, self._n)
         if isinstance(padding, str):
             raise TypeError(f"{layer}: padding must be an int or a tuple of {self._n} ints, got {padding!r}")
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, output_padding, groups, bias,
-            padding_mode, device, dtype,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            output_padding,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
         )
 
     def _output_padding(self, input, output_size):
@@ -242,11 +315,21 @@ class _ConvTranspose(_ConvNd):
     def forward(self, input, output_size=None):
         params = self._parameters
         if output_size is not None:
-            ops_conv._check_operands(self, self._n, input, params["weight"], params["bias"], self.groups, transposed=True)
+            ops_conv._check_operands(
+                self, self._n, input, params["weight"], params["bias"], self.groups, transposed=True
+            )
         output_padding = self._output_padding(input, output_size)
         return ops_conv.checked_conv_transpose(
-            self, self._n, input, params["weight"], params["bias"], self.stride, self.padding, output_padding,
-            self.groups, self.dilation,
+            self,
+            self._n,
+            input,
+            params["weight"],
+            params["bias"],
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )
 
 
@@ -295,16 +378,31 @@ class ConvTranspose3d(_ConvTranspose):
 
 
 ConvTranspose1d.__doc__ = _CONV_T_DOC.format(
-    n=1, dims="L", out_dims="L_out", kdims="kL", example_args="8, 4, 4, stride=2, padding=1", example_in="2, 8, 16",
+    n=1,
+    dims="L",
+    out_dims="L_out",
+    kdims="kL",
+    example_args="8, 4, 4, stride=2, padding=1",
+    example_in="2, 8, 16",
     example_out="(2, 4, 32)",
 )
 ConvTranspose2d.__doc__ = _CONV_T_DOC.format(
-    n=2, dims="H, W", out_dims="H_out, W_out", kdims="kH, kW", example_args="64, 32, 4, stride=2, padding=1",
-    example_in="8, 64, 14, 14", example_out="(8, 32, 28, 28)",
+    n=2,
+    dims="H, W",
+    out_dims="H_out, W_out",
+    kdims="kH, kW",
+    example_args="64, 32, 4, stride=2, padding=1",
+    example_in="8, 64, 14, 14",
+    example_out="(8, 32, 28, 28)",
 )
 ConvTranspose3d.__doc__ = _CONV_T_DOC.format(
-    n=3, dims="D, H, W", out_dims="D_out, H_out, W_out", kdims="kD, kH, kW", example_args="4, 2, 2, stride=2",
-    example_in="1, 4, 3, 3, 3", example_out="(1, 2, 6, 6, 6)",
+    n=3,
+    dims="D, H, W",
+    out_dims="D_out, H_out, W_out",
+    kdims="kD, kH, kW",
+    example_args="4, 2, 2, stride=2",
+    example_in="1, 4, 3, 3, 3",
+    example_out="(1, 2, 6, 6, 6)",
 )
 
 
@@ -340,16 +438,35 @@ class SeparableConv2d(Module):
     """
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
-        padding_mode="zeros", depth_multiplier=1, device=None, dtype=None,
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias=True,
+        padding_mode="zeros",
+        depth_multiplier=1,
+        device=None,
+        dtype=None,
     ):
         super().__init__()
         depth_multiplier = _positive_int("SeparableConv2d()", "depth_multiplier", depth_multiplier)
         in_channels = _positive_int("SeparableConv2d()", "in_channels", in_channels)
         mid = in_channels * depth_multiplier
         self.depthwise = Conv2d(
-            in_channels, mid, kernel_size, stride, padding, dilation, groups=in_channels, bias=False,
-            padding_mode=padding_mode, device=device, dtype=dtype,
+            in_channels,
+            mid,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            bias=False,
+            padding_mode=padding_mode,
+            device=device,
+            dtype=dtype,
         )
         self.pointwise = Conv2d(mid, out_channels, 1, bias=bias, device=device, dtype=dtype)
 

@@ -62,7 +62,9 @@ class Fold(Module):
         self.dilation, self.padding, self.stride = dilation, padding, stride
 
     def forward(self, input):
-        return ops_conv.checked_fold(self, input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+        return ops_conv.checked_fold(
+            self, input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride
+        )
 
     def extra_repr(self) -> str:
         return (
