@@ -424,3 +424,30 @@ def test_error_conv_transpose():
     assert "expected weight of shape (in_channels, out_channels/groups, kH, kW)" in _raise(
         F.conv_transpose2d, convlab.zeros(1, 3, 5, 5), convlab.zeros(3, 2, 3)
     )
+
+
+@pytest.mark.parametrize("c_out, groups", [(16, 1), (16, 16), (4, 2)])
+def test_empty_batch_gradients(c_out, groups):
+    x = convlab.zeros(0, 16 if groups != 2 else 4, 5, 5, requires_grad=True)
+    w = convlab.ones(c_out, x.shape[1] // groups, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1, stride=2, groups=groups)
+    y.sum().backward()
+    assert y.shape == (0, c_out, 3, 3) and x.grad.shape == x.shape and not w.grad.numpy().any()
+
+
+def test_cuda_matches_cpu():
+    """The GEMM/array path on CuPy arrays gives the CPU results (skipped without a GPU)."""
+    cupy = pytest.importorskip("cupy")
+    if not convlab.backend.cuda_is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
+    outs = []
+    for device in ("cpu", "cuda"):
+        xt = convlab.tensor(x, requires_grad=True, device=device)
+        wt = convlab.tensor(w, requires_grad=True, device=device)
+        y = F.conv2d(xt, wt, convlab.tensor(b, device=device), stride=(2, 1), padding=1, groups=2)
+        y.sum().backward()
+        outs.append([cupy.asnumpy(a.data) if device == "cuda" else a.data for a in (y, xt.grad, wt.grad)])
+    for cpu, gpu in zip(*outs):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-10, atol=1e-10)
