@@ -432,24 +432,19 @@ def _padded(al, lo, hi, layout):
     crop = tuple(slice(max(-l, 0), n - max(-h, 0)) for l, h, n in zip(lo, hi, al.shape[1:-1]))
     al = al[(slice(None),) + crop]
     lo, hi = tuple(max(l, 0) for l in lo), tuple(max(h, 0) for h in hi)
-    reusable = al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar_nd(al)) is not None)
+    reusable = al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar(al)) is not None)
     if not any(lo) and not any(hi) and reusable:
         return al
     out = np.empty(
         al.shape[:1] + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:], dtype=al.dtype
     )
-    _kernels.pad(_planar_nd(al), _planar_nd(out), *((0,) * (2 - len(lo)) + lo))
+    _kernels.pad(_planar(al), _planar(out), *((0,) * (2 - len(lo)) + lo))
     return out
 
 
-def _planar_nd(a):
+def _planar(a):
     """A channels-last 1-D or 2-D array as 2-D spatial ``(N, H, W, C)`` (1-D: ``H = 1``)."""
     return a if a.ndim == 4 else a[:, None]
-
-
-def _planar(a, geom: ConvGeometry):
-    """A channels-last array as 2-D spatial ``(N, H, W, C)``: 1-D inputs get ``H = 1``."""
-    return a if len(geom.kernel) == 2 else a[:, None]
 
 
 def _planar_steps(geom: ConvGeometry):
@@ -464,9 +459,7 @@ def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
     """Compiled forward (bias added in the kernel) on the padded input of :func:`_padded`."""
     y = _new_output((padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     w2 = w if w.ndim == 4 else w[:, :, None]
-    _kernels.conv2d_forward(
-        _planar(padded, geom), _kernels.pack_weight(w2), bias, _planar(y, geom), *_planar_steps(geom)
-    )
+    _kernels.conv2d_forward(_planar(padded), _kernels.pack_weight(w2), bias, _planar(y), *_planar_steps(geom))
     return y
 
 
@@ -476,8 +469,8 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
     fill = (1,) * (2 - len(geom.kernel))
     corner = (0,) * len(fill) + tuple(g_corner)
     dw = _kernels.conv2d_weight_grad(
-        _planar(padded, geom),
-        _planar(g_buffer, geom),
+        _planar(padded),
+        _planar(g_buffer),
         *corner,
         *(fill + geom.out_size),
         *(fill + geom.kernel),
@@ -486,9 +479,9 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
     return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
 
 
-def _planes(a, geom: ConvGeometry):
+def _planes(a):
     """A channels-last array as NCHW planes ``(N, C, H, W)`` (a view; 1-D inputs get ``H = 1``)."""
-    return np.moveaxis(_planar(a, geom), -1, 1)
+    return np.moveaxis(_planar(a), -1, 1)
 
 
 def _depthwise_direct_forward(xl, w, geom: ConvGeometry, bias=None):
@@ -496,7 +489,7 @@ def _depthwise_direct_forward(xl, w, geom: ConvGeometry, bias=None):
     y = _new_output((xl.shape[0],) + geom.out_size + (w.shape[0],), xl.dtype)
     taps = np.ascontiguousarray(w[:, 0] if w.ndim == 4 else w)  # (C, KH, KW); 1-D: (C, 1, K)
     corner = ((0,) + geom.pad_lo)[-2:]
-    _kernels.depthwise_forward(_planes(xl, geom), taps, bias, _planes(y, geom), *corner, *_planar_steps(geom))
+    _kernels.depthwise_forward(_planes(xl), taps, bias, _planes(y), *corner, *_planar_steps(geom))
     return y
 
 
@@ -504,7 +497,7 @@ def _depthwise_direct_weight_grad(xl, gl, geom: ConvGeometry):
     """Compiled depthwise weight gradient ``(C, 1, *K)`` from the unpadded input and ``g``."""
     kernel = (1,) * (2 - len(geom.kernel)) + geom.kernel
     corner = ((0,) + geom.pad_lo)[-2:]
-    dw = _kernels.depthwise_weight_grad(_planes(xl, geom), _planes(gl, geom), *kernel, *corner, *_planar_steps(geom))
+    dw = _kernels.depthwise_weight_grad(_planes(xl), _planes(gl), *kernel, *corner, *_planar_steps(geom))
     return dw.reshape((dw.shape[0], 1) + geom.kernel)
 
 
@@ -626,9 +619,9 @@ def _phased_input_grad(gl, w, geom: ConvGeometry):
         max([0] + [p.count + (len(p.taps) - 1) * p.dilation - p.lo - o for p in ph if p.taps and p.count > 0])
         for ph, o in zip(per_dim, out)
     )
-    g_padded = _padded(_planar(gl, geom), before, after, "channels_last")
+    g_padded = _padded(_planar(gl), before, after, "channels_last")
     dx = _new_output((gl.shape[0],) + geom.in_size + (w.shape[1],), gl.dtype)
-    dx2 = _planar(dx, geom)
+    dx2 = _planar(dx)
     swapped = (w if n == 2 else w[:, :, None]).swapaxes(0, 1)  # (C_in, C_out, KH, KW)
     for ph_h, ph_w in itertools.product(*per_dim):
         if ph_h.count <= 0 or ph_w.count <= 0:
