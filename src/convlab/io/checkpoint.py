@@ -25,7 +25,6 @@ import collections
 import json
 import math
 import os
-import uuid
 import zlib
 
 import numpy as np
@@ -34,6 +33,7 @@ import safetensors.numpy
 
 from ..backend import to_device, to_numpy
 from ..tensor import _ARRAY_TYPES, Tensor
+from .atomic import write_atomically
 
 STRUCTURE_KEY = "convlab.structure"
 FORMAT_KEY = "convlab.format"
@@ -72,7 +72,7 @@ def save(obj, f) -> None:
         FORMAT_KEY: FORMAT_VERSION,
         STRUCTURE_KEY: json.dumps(structure, allow_nan=False, separators=(",", ":")),
     }
-    _write_atomically(path, tensors, metadata)
+    write_atomically(path, lambda tmp: safetensors.numpy.save_file(tensors, tmp, metadata=metadata))
 
 
 def load(f, map_location=None):
@@ -182,39 +182,6 @@ def _encode_key(key, path):
 
 def _where(path: tuple) -> str:
     return "the top level" if not path else "obj" + "".join(f"[{p!r}]" for p in path)
-
-
-def _write_atomically(path: str, tensors: dict, metadata: dict) -> None:
-    """Write to a fresh temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save(): directory '{directory}' does not exist (saving '{path}')")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"save(): '{path}' is a directory, expected a file path")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # permissions follow the umask
-    try:
-        safetensors.numpy.save_file(tensors, tmp, metadata=metadata)
-        _fsync(tmp, os.O_RDONLY)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        _fsync(directory, os.O_RDONLY)  # make the rename itself durable
-    except OSError:  # directories cannot be opened for fsync on some platforms (Windows)
-        pass
-
-
-def _fsync(path: str, flags: int) -> None:
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------- reading

@@ -1,0 +1,282 @@
+"""The ``convlab`` command: ``train``, ``eval``, ``predict``, ``summary``, ``receptive-field``.
+
+Each subcommand is added to the parser by one ``add_*_command(subparsers)`` function that sets
+``func`` (the function running it, returning the exit status); :data:`COMMANDS` lists them, so a
+new subcommand is one function plus one entry there.
+
+Examples::
+
+    convlab train                                   # fmnist_cnn on Fashion-MNIST, ~93.5%
+    convlab train --model mlp --epochs 10           # the MLP baseline
+    convlab train --dataset orientation             # seed 000's line-orientation CNN
+    convlab train --resume runs/<run>/last.safetensors
+    convlab eval runs/<run>/best.safetensors
+    convlab predict runs/<run>/best.safetensors shoe.png --invert
+    convlab summary fmnist_cnn
+    convlab receptive-field fmnist_cnn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .models.commands import add_receptive_field_command, add_summary_command
+from .recipes import RECIPES, build_model
+
+__all__ = ["main"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("onecycle", "cosine", "none")
+
+
+# ---------------------------------------------------------------------------------- train
+def add_train_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model (default: the seed-004 CNN on Fashion-MNIST)",
+        description="Train a classifier and write checkpoints, metrics (CSV/JSON) and plots to --out. "
+        "Defaults reproduce seed 004: fmnist_cnn on Fashion-MNIST, about 93.5%% test accuracy. "
+        "Options left out take the dataset's defaults (see convlab.recipes).")
+    parser.add_argument("--model", help="a model of convlab.models: fmnist_cnn, mlp, orientation_cnn, ... "
+                        "(default: the dataset's)")
+    parser.add_argument("--dataset", choices=sorted(RECIPES), default="fashion-mnist",
+                        help="default fashion-mnist")
+    parser.add_argument("--epochs", type=int, help="total epochs (fashion-mnist: 20)")
+    parser.add_argument("--batch-size", type=int, help="fashion-mnist: 128")
+    parser.add_argument("--lr", type=float, help="learning rate; the maximum of OneCycleLR (fashion-mnist: 3e-3)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default="onecycle", help="default onecycle")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="default 0")
+    parser.add_argument("--no-augment", action="store_true", help="train without random shifts and flips")
+    parser.add_argument("--patience", type=int, help="early stopping: epochs without a better validation "
+                        "accuracy (default: off)")
+    parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
+    parser.add_argument("--out", help="output folder (default runs/<date>-<time>-<model>)")
+    parser.add_argument("--resume", metavar="CKPT", help="continue a run exactly from its last.safetensors "
+                        "(its settings are reused; --epochs may raise the total)")
+    parser.add_argument("--seed", type=int, default=0, help="default 0")
+    parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
+                        "location)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run_train)
+
+
+def _train_config(args) -> dict:
+    """The run's settings: the command line over the dataset's defaults, or a resumed run's."""
+    if args.resume:
+        from .io import load
+
+        config = load(args.resume)["config"]
+        if args.epochs is not None:
+            config["epochs"] = args.epochs
+        return config
+    recipe = RECIPES[args.dataset]
+    return {
+        "model": args.model or recipe.model, "dataset": args.dataset,
+        "epochs": args.epochs or recipe.epochs, "batch_size": args.batch_size or recipe.batch_size,
+        "lr": args.lr or recipe.lr, "optimizer": args.optimizer, "scheduler": args.scheduler,
+        "weight_decay": args.weight_decay, "augment": not args.no_augment, "patience": args.patience,
+        "limit": args.limit, "seed": args.seed,
+    }  # fmt: skip
+
+
+def _optimizer(config, parameters):
+    from . import optim
+
+    lr, weight_decay = config["lr"], config["weight_decay"]
+    if config["optimizer"] == "sgd":
+        return optim.SGD(parameters, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    cls = optim.Adam if config["optimizer"] == "adam" else optim.AdamW
+    return cls(parameters, lr=lr, weight_decay=weight_decay)
+
+
+def _scheduler(config, optimizer, steps_per_epoch):
+    """``(scheduler, "batch" | "epoch")``."""
+    from .optim import lr_scheduler
+
+    if config["scheduler"] == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=config["lr"], epochs=config["epochs"],
+                                       steps_per_epoch=steps_per_epoch), "batch"
+    if config["scheduler"] == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"]), "epoch"
+    return None, "epoch"
+
+
+def run_train(args) -> int:
+    import convlab
+
+    from . import plots
+    from .data import DataLoader
+    from .train import Trainer, evaluate, write_text
+
+    config = _train_config(args)
+    recipe = RECIPES[config["dataset"]]
+    out_dir = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume else
+                           os.path.join("runs", time.strftime("%Y%m%d-%H%M%S") + f"-{config['model']}"))
+    try:
+        splits = recipe.splits(seed=config["seed"], augment=config["augment"], root=args.data_root,
+                               limit=config["limit"])
+        convlab.manual_seed(config["seed"])
+        model = build_model(config["model"], recipe)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"convlab train: {error}", file=sys.stderr)
+        return 2
+    train_loader = DataLoader(splits["train"], batch_size=config["batch_size"], shuffle=True,
+                              generator=np.random.default_rng(config["seed"]))
+    val_loader = DataLoader(splits["val"], batch_size=512)
+    optimizer = _optimizer(config, model.parameters())
+    scheduler, scheduler_step = _scheduler(config, optimizer, len(train_loader))
+    trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler, scheduler_step=scheduler_step,
+                      out_dir=out_dir, patience=config["patience"], class_names=recipe.classes, config=config,
+                      progress=not args.no_progress)
+    if args.resume:
+        trainer.resume(args.resume)
+    print(f"convlab train: {config['model']} on {recipe.name} ({len(splits['train'])} training, "
+          f"{len(splits['val'])} validation images), {config['epochs']} epochs -> {out_dir}")
+    started = time.perf_counter()
+    try:
+        trainer.fit(config["epochs"])
+    except FloatingPointError as error:
+        print(f"convlab train: {error}", file=sys.stderr)
+        return 1
+    if trainer.interrupted:
+        return 130
+    best = os.path.join(out_dir, "best.safetensors")
+    model.load_state_dict(convlab.load(best)["model"])
+    results = {"model": config["model"], "dataset": recipe.name, "epochs": trainer.epoch,
+               "train_seconds": round(time.perf_counter() - started, 1),
+               "best_epoch": max(trainer.history, key=lambda row: row["val_accuracy"])["epoch"],
+               "val_accuracy": trainer.best}
+    for split in [name for name in splits if name.startswith("test")]:
+        metrics = evaluate(model, DataLoader(splits[split], batch_size=512), progress=not args.no_progress)
+        plots.plot_confusion_matrix(metrics["targets"], metrics["predictions"],
+                                    os.path.join(out_dir, f"confusion_matrix_{split}.png"),
+                                    class_names=recipe.classes, title=f"{recipe.name} {split}")
+        results[f"{split}_accuracy"], results[f"{split}_loss"] = metrics["accuracy"], metrics["loss"]
+    write_text(os.path.join(out_dir, "results.json"), json.dumps(results, indent=1) + "\n")
+    tests = ", ".join(f"{k} {v:.2%}" for k, v in results.items() if k.endswith("accuracy"))
+    print(f"Done in {results['train_seconds']:.0f} s: {tests} (best epoch {results['best_epoch']}).\n"
+          f"Results in {out_dir}/: best.safetensors, last.safetensors, history.csv/json, curves.png, "
+          f"confusion_matrix*.png, results.json")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- eval / predict
+def _load_run(path):
+    """``(model in eval mode, recipe, config)`` from a checkpoint written by ``convlab train``."""
+    import convlab
+
+    state = convlab.load(path)
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
+        raise ValueError(f"'{path}' is not a checkpoint written by convlab train (no config/model entries)")
+    config = state["config"]
+    recipe = RECIPES[config["dataset"]]
+    model = build_model(config["model"], recipe)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, recipe, config
+
+
+def add_eval_command(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="accuracy of a trained checkpoint on a dataset split",
+                                   description="Evaluate a checkpoint of convlab train on its dataset.")
+    parser.add_argument("checkpoint", help="best.safetensors or last.safetensors of a run")
+    parser.add_argument("--split", choices=("test", "val", "test_modulated"), default="test", help="default test")
+    parser.add_argument("--data-root", help="folder with the dataset files")
+    parser.add_argument("--confusion", metavar="PNG", help="also draw the confusion matrix to this file")
+    parser.set_defaults(func=run_eval)
+
+
+def run_eval(args) -> int:
+    from .train import evaluate
+
+    try:
+        model, recipe, config = _load_run(args.checkpoint)
+        splits = recipe.splits(seed=config["seed"], root=args.data_root)
+        if args.split not in splits:
+            raise ValueError(f"the {recipe.name} dataset has no split {args.split!r} (it has {', '.join(splits)})")
+    except (FileNotFoundError, ValueError) as error:
+        print(f"convlab eval: {error}", file=sys.stderr)
+        return 2
+    from .data import DataLoader
+
+    metrics = evaluate(model, DataLoader(splits[args.split], batch_size=512))
+    print(f"{config['model']} on {recipe.name} {args.split}: accuracy {metrics['accuracy']:.2%}, "
+          f"loss {metrics['loss']:.4f} ({len(metrics['targets'])} images)")
+    per_class = [np.mean(metrics["predictions"][metrics["targets"] == c] == c) for c in range(len(recipe.classes))]
+    for name, accuracy in zip(recipe.classes, per_class):
+        print(f"  {name:<14} {accuracy:.2%}")
+    if args.confusion:
+        from . import plots
+
+        plots.plot_confusion_matrix(metrics["targets"], metrics["predictions"], args.confusion,
+                                    class_names=recipe.classes, title=f"{recipe.name} {args.split}")
+    return 0
+
+
+def add_predict_command(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="classify image files with a trained checkpoint",
+                                   description="Classify images (PNG, JPEG, ...): converted to grayscale, "
+                                   "resized to the model's input size, normalised like the training data.")
+    parser.add_argument("checkpoint", help="best.safetensors of a run")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (default 3)")
+    parser.add_argument("--invert", action="store_true", help="invert the gray levels (Fashion-MNIST objects are "
+                        "light on a black background; photos usually are dark on white)")
+    parser.set_defaults(func=run_predict)
+
+
+def run_predict(args) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    from .autograd import no_grad
+    from .nn import functional as F
+
+    try:
+        model, recipe, _ = _load_run(args.checkpoint)
+        channels, height, width = recipe.image_size
+        images = []
+        for path in args.images:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("L").resize((width, height), Image.BILINEAR), dtype=np.uint8)
+            images.append(255 - pixels if args.invert else pixels)
+    except (FileNotFoundError, ValueError, UnidentifiedImageError) as error:
+        print(f"convlab predict: {error}", file=sys.stderr)
+        return 2
+    batch = recipe.eval_transform().batch(np.stack(images))
+    with no_grad():
+        probabilities = F.softmax(model(batch), dim=1).numpy()
+    k = max(1, min(args.top_k, len(recipe.classes)))
+    for path, p in zip(args.images, probabilities):
+        best = np.argsort(-p)[:k]
+        print(f"{path}: " + ", ".join(f"{recipe.classes[c]} {p[c]:.1%}" for c in best))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- entry point
+COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
+            add_receptive_field_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convlab", description="Convolutional networks from first principles: "
+                                     "train, evaluate, predict, and inspect models.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``convlab`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
