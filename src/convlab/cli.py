@@ -58,7 +58,7 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
     parser.add_argument("--out", help="output folder (default runs/<date>-<time>-<model>)")
     parser.add_argument("--resume", metavar="CKPT", help="continue a run exactly from its last.safetensors "
-                        "(its settings are reused; --epochs may raise the total)")
+                        "(its settings are reused; --epochs may change only without a schedule)")
     parser.add_argument("--seed", type=int, default=0, help="default 0")
     parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
                         "location)")
@@ -72,7 +72,10 @@ def _train_config(args) -> dict:
         from .io import load
 
         config = load(args.resume)["config"]
-        if args.epochs is not None:
+        if args.epochs is not None and args.epochs != config["epochs"]:
+            if config["scheduler"] != "none":
+                raise ValueError(f"--epochs cannot change when resuming a run with the {config['scheduler']} "
+                                 f"schedule (planned for {config['epochs']} epochs)")
             config["epochs"] = args.epochs
         return config
     recipe = RECIPES[args.dataset]
@@ -114,7 +117,11 @@ def run_train(args) -> int:
     from .data import DataLoader
     from .train import Trainer, evaluate, write_text
 
-    config = _train_config(args)
+    try:
+        config = _train_config(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"convlab train: {error}", file=sys.stderr)
+        return 2
     recipe = RECIPES[config["dataset"]]
     out_dir = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume else
                            os.path.join("runs", time.strftime("%Y%m%d-%H%M%S") + f"-{config['model']}"))
@@ -235,11 +242,12 @@ def run_predict(args) -> int:
     from PIL import Image, UnidentifiedImageError
 
     from .autograd import no_grad
+    from .creation import as_tensor
     from .nn import functional as F
 
     try:
         model, recipe, _ = _load_run(args.checkpoint)
-        channels, height, width = recipe.image_size
+        height, width = recipe.image_size[1:]
         images = []
         for path in args.images:
             with Image.open(path) as image:
@@ -248,7 +256,7 @@ def run_predict(args) -> int:
     except (FileNotFoundError, ValueError, UnidentifiedImageError) as error:
         print(f"convlab predict: {error}", file=sys.stderr)
         return 2
-    batch = recipe.eval_transform().batch(np.stack(images))
+    batch = as_tensor(recipe.eval_transform().batch(np.stack(images)))
     with no_grad():
         probabilities = F.softmax(model(batch), dim=1).numpy()
     k = max(1, min(args.top_k, len(recipe.classes)))

@@ -100,7 +100,7 @@ def plot_confusion_matrix(targets, predictions, path, class_names=None, title: s
         ax.text(j, i, counts[i, j], ha="center", va="center", fontsize=8,
                 color="white" if fractions[i, j] > 0.5 else "black")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"{title}  accuracy {accuracy:.2%}".strip())
+    ax.set_title(f"{title}: accuracy {accuracy:.2%}" if title else f"accuracy {accuracy:.2%}")
     _save(fig, path)
     return counts
 
