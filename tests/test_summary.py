@@ -259,17 +259,6 @@ def test_convolution_rows_match_torch():
     assert "[3, 3]" in str(s)
 
 
-def _seed_fmnist_cnn():
-    """Seed 004's Fashion-MNIST CNN as /work/shared/README.md specifies it."""
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.Dropout(0.25),
-        nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.BatchNorm1d(512), nn.Dropout(0.5), nn.Linear(512, 10),
-    )  # fmt: skip
-
-
 def test_seed_004_keras_table():
     """The lecture's Keras summary: per-layer counts (BatchNorm with its 2 running statistics per
     channel, as Keras counts them), 1,677,674 trainable, 1,408 non-trainable, 1,679,082 total."""
@@ -280,7 +269,7 @@ def test_seed_004_keras_table():
         ([64, 14, 14], 36928), ([64, 14, 14], 0), ([64, 14, 14], 256), ([64, 7, 7], 0), ([64, 7, 7], 0),
         ([3136], 0), ([512], 1606144), ([512], 0), ([512], 2048), ([512], 0), ([10], 5130),
     ]  # fmt: skip
-    net = _seed_fmnist_cnn()
+    net = convlab.models.fmnist_cnn()  # as ../shared/README.md specifies it (tests/test_seed_models.py)
     s = convlab.summary(net, input_size=(1, 1, 28, 28), verbose=0, mode="eval")
     floating_buffers = {name.rpartition(".")[0]: 0 for name, _ in net.named_buffers()}
     for name, b in net.named_buffers():
