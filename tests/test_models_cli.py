@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from convlab.models.commands import add_receptive_field_command, add_summary_command, main
+from convlab.cli import main
+from convlab.models.commands import add_receptive_field_command, add_summary_command
 
 
 def _run(argv):
@@ -59,11 +60,11 @@ def test_bad_input(capsys):
     assert "invalid choice: 'weights'" in capsys.readouterr().err
 
 
-def test_main_runs_as_a_module(capsys):
+def test_convlab_command_runs_them(capsys):
     assert main(["summary", "lenet5", "--depth", "0"]) == 0
     assert "Total params: 61,706" in capsys.readouterr().out
     done = subprocess.run(
-        [sys.executable, "-m", "convlab.models.commands", "receptive-field", "resnet19"],
+        [sys.executable, "-m", "convlab.cli", "receptive-field", "resnet19"],
         capture_output=True,
         text=True,
         check=False,

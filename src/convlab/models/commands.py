@@ -2,11 +2,11 @@
 
 Each ``add_*_command(subparsers)`` adds one subcommand to an ``argparse`` sub-parser set (the
 ``convlab`` command's registry) and sets ``func`` to the function that runs it; that function
-takes the parsed arguments, prints the table and returns the exit status. :func:`main` runs the
-two on their own::
+takes the parsed arguments, prints the table and returns the exit status (``convlab.cli`` lists
+them with the other subcommands)::
 
-    python -m convlab.models.commands summary resnet18 --input-size 1 3 224 224 --depth 2
-    python -m convlab.models.commands receptive-field resnet18 --input-size 3 224 224
+    convlab summary resnet18 --input-size 1 3 224 224 --depth 2
+    convlab receptive-field resnet18 --input-size 3 224 224
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..receptive_field import receptive_field, receptive_field_for_unit
 from ..summary import COLUMN_NAMES, MODES, summary
 from ._registry import default_input_size, get_model, list_models
 
-__all__ = ["add_receptive_field_command", "add_summary_command", "main", "run_receptive_field", "run_summary"]
+__all__ = ["add_receptive_field_command", "add_summary_command", "run_receptive_field", "run_summary"]
 
 
 def _add_model_arguments(parser) -> None:
@@ -132,17 +132,3 @@ def run_receptive_field(args) -> int:
         print(f"convlab receptive-field: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def main(argv=None) -> int:
-    """Parse ``argv`` (default: the command line) for ``summary`` or ``receptive-field`` and run it."""
-    parser = argparse.ArgumentParser(prog="python -m convlab.models.commands", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(required=True, metavar="{summary,receptive-field}")
-    add_summary_command(subparsers)
-    add_receptive_field_command(subparsers)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
