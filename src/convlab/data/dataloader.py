@@ -31,9 +31,11 @@ _STRING_TYPES = (str, bytes)
 def default_collate(batch):
     """Stack a list of samples into a batch, as ``torch.utils.data.default_collate``.
 
-    Tensors and NumPy arrays are stacked along a new first dimension into a Tensor; Python ints
-    become an int64 Tensor, floats a float64 Tensor, bools a bool Tensor; strings stay a list;
-    tuples and lists are collated position by position (giving a list), dicts key by key.
+    Tensors and NumPy arrays are stacked along a new first dimension into a Tensor; NumPy scalars
+    become a Tensor of their own dtype; Python ints become an int64 Tensor (float32 if floats are
+    mixed in, as ``torch.tensor`` does), floats a float64 Tensor, bools a bool Tensor; strings
+    stay a list; tuples and lists are collated position by position (giving a list), named tuples
+    into the same named tuple, dicts key by key.
 
     Example::
 
@@ -54,11 +56,14 @@ def default_collate(batch):
         from ..backend import array_module
 
         return Tensor(array_module(arrays[0]).stack(arrays))
-    if isinstance(elem, (bool, np.bool_)):
+    if isinstance(elem, (np.bool_, np.number)):
+        return Tensor(np.asarray(batch))
+    if isinstance(elem, bool) and all(isinstance(b, bool) for b in batch):
         return Tensor(np.asarray(batch, dtype=np.bool_))
-    if isinstance(elem, (numbers.Integral, np.integer)):
-        return Tensor(np.asarray(batch, dtype=np.int64))
-    if isinstance(elem, (numbers.Real, np.floating)):
+    if isinstance(elem, numbers.Integral):
+        values = np.asarray(batch)
+        return Tensor(values.astype(np.int64 if values.dtype.kind in "biu" else np.float32))
+    if isinstance(elem, numbers.Real):
         return Tensor(np.asarray(batch, dtype=np.float64))
     if isinstance(elem, _STRING_TYPES):
         return list(batch)
@@ -68,7 +73,8 @@ def default_collate(batch):
         if any(len(sample) != len(elem) for sample in batch):
             raise RuntimeError("default_collate(): each element in list of batch should be of equal size, got lengths "
                                f"{sorted({len(sample) for sample in batch})}")
-        return [default_collate(list(samples)) for samples in zip(*batch)]
+        columns = [default_collate(list(samples)) for samples in zip(*batch)]
+        return type(elem)(*columns) if isinstance(elem, tuple) and hasattr(elem, "_fields") else columns
     raise TypeError(f"default_collate(): batch must contain tensors, numpy arrays, numbers, dicts or lists; found "
                     f"{type(elem).__name__}")
 

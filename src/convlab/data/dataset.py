@@ -57,6 +57,8 @@ def _check_index(owner: str, index, length: int) -> int:
 def as_index_array(owner: str, indices, length: int) -> np.ndarray:
     """``indices`` as an int64 array, checked against ``length`` (negative indices wrap)."""
     array = np.asarray(indices)
+    if array.size == 0 and array.ndim == 1:  # [] is float64 to NumPy
+        return np.empty(0, np.int64)
     if array.dtype.kind not in "iu" or array.ndim != 1:
         raise TypeError(f"{owner}: expected a 1-D array of integer indices, got dtype {array.dtype} shape {array.shape}")
     array = array.astype(np.int64, copy=False)
@@ -108,10 +110,11 @@ class TensorDataset(Dataset):
 
     supports_batch = True
 
-    def get_batch(self, indices) -> tuple:
-        """The rows ``indices`` of every tensor, stacked: what ``default_collate`` makes of them."""
+    def get_batch(self, indices) -> list:
+        """The rows ``indices`` of every tensor, stacked: what ``default_collate`` makes of them
+        (a list, as collating tuples gives)."""
         idx = as_index_array("TensorDataset.get_batch()", indices, len(self))
-        return tuple(Tensor(a[idx]) for a in self._arrays)
+        return [Tensor(a[idx]) for a in self._arrays]
 
 
 class Subset(Dataset):
@@ -124,6 +127,8 @@ class Subset(Dataset):
 
     def __init__(self, dataset, indices):
         self.dataset = dataset
+        if isinstance(indices, Tensor):
+            indices = indices.data
         self.indices = as_index_array("Subset()", list(indices) if not isinstance(indices, np.ndarray) else indices,
                                       len(dataset))
 
@@ -172,7 +177,8 @@ def random_split(dataset, lengths, generator=None) -> list[Subset]:
     Args:
         dataset: the dataset to split.
         lengths: the subset sizes (summing to ``len(dataset)``), or fractions summing to 1; as in
-            PyTorch, the remainder of rounding fractions down is spread one by one round-robin.
+            PyTorch, lengths that sum to 1 are fractions, and the remainder of rounding them down
+            is spread one by one round-robin.
         generator: a ``numpy.random.Generator`` for the permutation (default: convlab's generator).
 
     Example::
@@ -181,10 +187,13 @@ def random_split(dataset, lengths, generator=None) -> list[Subset]:
     """
     n = len(dataset)
     lengths = list(lengths)
-    if lengths and all(isinstance(v, float) for v in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
-        if any(not 0 <= v <= 1 for v in lengths):
-            raise ValueError(f"random_split(): fractions must be in [0, 1], got {lengths}")
-        sizes = [int(math.floor(n * v)) for v in lengths]
+    if any(not isinstance(v, numbers.Real) or isinstance(v, bool) for v in lengths):
+        raise TypeError(f"random_split(): lengths must be ints or fractions, got {lengths!r}")
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for k, v in enumerate(lengths):
+            if not 0 <= v <= 1:
+                raise ValueError(f"random_split(): fraction at index {k} is not between 0 and 1, got {v}")
+        sizes = [math.floor(n * v) for v in lengths]
         for k in range(n - sum(sizes)):
             sizes[k % len(sizes)] += 1
         lengths = sizes

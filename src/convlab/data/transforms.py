@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
 import threading
 
@@ -134,6 +133,9 @@ class Compose(Transform):
 
     def batch(self, images):
         for t in self.transforms:
+            if not getattr(t, "supports_batch", False):
+                raise TypeError(f"Compose.batch(): transform {t!r} cannot run on a batch; apply the Compose to each "
+                                f"image instead")
             images = t.batch(images)
         return images
 
@@ -146,8 +148,8 @@ class ToTensor(Transform):
     """Convert an image to a float32 Tensor (C, H, W), scaling uint8 values from [0, 255] to [0, 1].
 
     Accepts a NumPy array (H, W) or (H, W, C), a Pillow image, or a Tensor (returned with uint8
-    scaled and other dtypes unchanged, as torchvision does); other integer arrays are converted
-    without scaling.
+    scaled and layout unchanged). As in torchvision, only uint8 is converted (``x / 255`` in
+    float32); arrays of any other dtype keep their dtype and values.
 
     Shape:
         (H, W) -> (1, H, W); (H, W, C) -> (C, H, W); batch: (N, H, W) -> (N, 1, H, W),
@@ -179,18 +181,18 @@ class ToTensor(Transform):
         else:
             raise ValueError(f"ToTensor.batch(): expected images (N, H, W) or (N, H, W, C), got shape "
                              f"{tuple(array.shape)}")
-        return np.ascontiguousarray(self._scale(array)) if isinstance(array, np.ndarray) else self._scale(array)
+        return self._scale(array)
 
     @staticmethod
     def _scale(array):
+        """uint8 -> float32 / 255 (a division, not a product with 1/255: the same numbers as torch),
+        other dtypes unchanged; the result is C-contiguous."""
         xp = array_module(array)
         if array.dtype == np.uint8:
-            out = array.astype(np.float32)
-            out *= np.float32(1 / 255)
+            out = array.astype(xp.float32, order="C")
+            out /= xp.float32(255)
             return out
-        if array.dtype.kind == "f":
-            return array
-        return array.astype(xp.float32)
+        return xp.ascontiguousarray(array)
 
 
 class Normalize(Transform):
@@ -237,14 +239,15 @@ class Normalize(Transform):
                              f"{channels} channels (shape {tuple(array.shape)})")
         xp = array_module(array)
         mean = xp.asarray(self.mean, dtype=array.dtype).reshape(-1, 1, 1)
-        inv_std = (1 / xp.asarray(self.std, dtype=np.float64)).astype(array.dtype).reshape(-1, 1, 1)
+        std = xp.asarray(self.std, dtype=array.dtype).reshape(-1, 1, 1)
+        # subtract then divide in the image's dtype, as torchvision does (same rounding)
         if self.inplace:
             array -= mean
-            array *= inv_std
+            array /= std
             out = array
         else:
             out = array - mean
-            out *= inv_std
+            out /= std
         return _rewrap(out, as_tensor)
 
 
@@ -266,7 +269,7 @@ class RandomHorizontalFlip(Transform):
     def batch(self, images):
         array, as_tensor = _unwrap(repr(self), images)
         _check_spatial(repr(self), array, batched=True)
-        flip = current_generator().random(array.shape[0]) < self.p
+        flip = array_module(array).asarray(current_generator().random(array.shape[0]) < self.p)
         out = array.copy()
         out[flip] = array[flip][..., ::-1]
         return _rewrap(out, as_tensor)
@@ -348,14 +351,17 @@ class RandomCrop(Transform):
 
 class RandomAffine(Transform):
     """Random rotation, translation, scaling and shear about the image centre (nearest-neighbour
-    sampling, uncovered pixels set to ``fill``), torchvision's ``RandomAffine`` parameters.
+    sampling, uncovered pixels set to ``fill``), torchvision's ``RandomAffine`` parameters and
+    geometry (``F.affine`` on a tensor image).
 
     Args:
-        degrees: rotation range: ``d`` for (-d, d) or (min, max), counter-clockwise degrees.
+        degrees: rotation range: ``d`` for (-d, d) or (min, max); as in torchvision's
+            ``F.affine``, a positive angle turns the image clockwise on screen.
         translate: (a, b): horizontal shift drawn from (-a W, a W), vertical from (-b H, b H),
-            rounded to whole pixels (``None``: no shift).
+            rounded to whole pixels; positive moves the content right / down (``None``: no shift).
         scale: (min, max) zoom factor (``None``: 1).
-        shear: ``s`` for an x-shear in (-s, s) degrees, (min, max), or (xmin, xmax, ymin, ymax).
+        shear: ``s`` for an x-shear in (-s, s) degrees, (min, max), or (xmin, xmax, ymin, ymax);
+            an x-shear of ``s`` maps (x, y) to (x - tan(s) y, y) about the centre.
         fill: the value of pixels that come from outside the image.
 
     Example::
@@ -366,20 +372,21 @@ class RandomAffine(Transform):
     def __init__(self, degrees, translate=None, scale=None, shear=None, fill=0):
         self.degrees = self._range("degrees", degrees)
         if translate is not None:
-            if len(translate) != 2 or not all(0 <= t <= 1 for t in translate):
+            if not _is_pair_of_reals(translate) or not all(0 <= t <= 1 for t in translate):
                 raise ValueError(f"RandomAffine(): translate must be a pair of fractions in [0, 1], got {translate!r}")
             translate = tuple(float(t) for t in translate)
-        if scale is not None and (len(scale) != 2 or not 0 < scale[0] <= scale[1]):
+        if scale is not None and (not _is_pair_of_reals(scale) or not 0 < scale[0] <= scale[1]):
             raise ValueError(f"RandomAffine(): scale must be a pair (min, max) with 0 < min <= max, got {scale!r}")
         self.translate, self.scale, self.fill = translate, None if scale is None else tuple(map(float, scale)), fill
         self.shear = None
         if shear is not None:
-            if isinstance(shear, numbers.Real) or len(shear) == 2:
+            if isinstance(shear, numbers.Real) or _is_pair_of_reals(shear):
                 self.shear = self._range("shear", shear) + (0.0, 0.0)
-            elif len(shear) == 4:
+            elif isinstance(shear, (tuple, list)) and _is_pair_of_reals(shear[:2]) and _is_pair_of_reals(shear[2:]):
                 self.shear = tuple(float(s) for s in shear)
             else:
-                raise ValueError(f"RandomAffine(): shear must be a number or a sequence of 2 or 4, got {shear!r}")
+                raise ValueError(f"RandomAffine(): shear must be a number or a sequence of 2 or 4 numbers, got "
+                                 f"{shear!r}")
 
     @staticmethod
     def _range(name, value) -> tuple[float, float]:
@@ -387,7 +394,7 @@ class RandomAffine(Transform):
             if value < 0:
                 raise ValueError(f"RandomAffine(): if {name} is a single number, it must be non-negative, got {value}")
             return (-float(value), float(value))
-        if len(value) != 2 or value[0] > value[1]:
+        if not _is_pair_of_reals(value) or value[0] > value[1]:
             raise ValueError(f"RandomAffine(): {name} must be a number or a pair (min, max), got {value!r}")
         return (float(value[0]), float(value[1]))
 
@@ -403,7 +410,7 @@ class RandomAffine(Transform):
         _check_spatial(repr(self), array, batched=True)
         n, height, width = array.shape[0], array.shape[-2], array.shape[-1]
         generator = current_generator()
-        angle = np.deg2rad(generator.uniform(*self.degrees, n))
+        angle = generator.uniform(*self.degrees, n)
         tx = ty = np.zeros(n)
         if self.translate is not None:
             tx = np.round(generator.uniform(-self.translate[0] * width, self.translate[0] * width, n))
@@ -411,26 +418,45 @@ class RandomAffine(Transform):
         zoom = np.ones(n) if self.scale is None else generator.uniform(*self.scale, n)
         shear_x = shear_y = np.zeros(n)
         if self.shear is not None:
-            shear_x = np.deg2rad(generator.uniform(self.shear[0], self.shear[1], n))
-            shear_y = np.deg2rad(generator.uniform(self.shear[2], self.shear[3], n))
-        # forward map about the centre c: p' = c + t + A (p - c) with A = zoom * R(angle) @ Shear,
-        # R counter-clockwise on screen (y points down); sampling needs the inverse of A
-        cos, sin = np.cos(angle), np.sin(angle)
-        rotation = np.stack([np.stack([cos, sin], -1), np.stack([-sin, cos], -1)], -2)
-        shear = np.stack([np.stack([np.ones(n), np.tan(shear_x)], -1), np.stack([np.tan(shear_y), np.ones(n)], -1)], -2)
-        inverse = np.linalg.inv(zoom[:, None, None] * rotation @ shear)  # (N, 2, 2)
-        cy, cx = (height - 1) / 2, (width - 1) / 2
-        ys, xs = np.mgrid[0:height, 0:width]
-        dx = xs[None] - cx - tx[:, None, None]
-        dy = ys[None] - cy - ty[:, None, None]
-        src_x = np.rint(inverse[:, 0, 0, None, None] * dx + inverse[:, 0, 1, None, None] * dy + cx).astype(np.int64)
-        src_y = np.rint(inverse[:, 1, 0, None, None] * dx + inverse[:, 1, 1, None, None] * dy + cy).astype(np.int64)
-        inside = (src_x >= 0) & (src_x < width) & (src_y >= 0) & (src_y < height)
-        source = np.where(inside, src_y * width + src_x, 0).reshape(n, 1, -1)
-        flat = array.reshape(n, -1, height * width)
-        xp = array_module(array)
-        if xp is not np:
-            source, inside = xp.asarray(source), xp.asarray(inside)
-        out = xp.take_along_axis(flat, source, axis=2)
-        out = xp.where(inside.reshape(n, 1, -1), out, xp.asarray(self.fill, dtype=array.dtype))
-        return _rewrap(out.reshape(array.shape), as_tensor)
+            shear_x = generator.uniform(self.shear[0], self.shear[1], n)
+            shear_y = generator.uniform(self.shear[2], self.shear[3], n)
+        return _rewrap(_affine(array, angle, tx, ty, zoom, shear_x, shear_y, self.fill), as_tensor)
+
+
+def _is_pair_of_reals(value) -> bool:
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, numbers.Real) for v in value)
+
+
+def _affine(array, angle, tx, ty, zoom, shear_x, shear_y, fill):
+    """Images (N, *, H, W) under per-image affine maps, as torchvision's ``F.affine`` on tensors
+    (nearest neighbour, ``center=None``); the parameters are arrays (N,), angles in degrees.
+
+    Output pixel p (relative to the centre c = ((W - 1) / 2, (H - 1) / 2) of the pixel grid)
+    samples the input at c + M^-1 (p - c - t), with M = zoom * R(angle) @ SHy(shear_y) @
+    SHx(shear_x), R(a) = [[cos a, -sin a], [sin a, cos a]] in (x, y-down) coordinates (so a
+    positive angle is clockwise on screen), SHx(s) = [[1, -tan s], [0, 1]], SHy(s) = [[1, 0],
+    [-tan s, 1]]; positions are rounded half to even, as ``grid_sample(mode="nearest")`` does.
+    """
+    n, height, width = array.shape[0], array.shape[-2], array.shape[-1]
+    rot, sx, sy = np.deg2rad(angle), np.deg2rad(shear_x), np.deg2rad(shear_y)
+    # the entries of R @ SHy @ SHx (determinant 1), whose inverse is [[d, -b], [-c, a]]
+    a = np.cos(rot - sy) / np.cos(sy)
+    b = -np.cos(rot - sy) * np.tan(sx) / np.cos(sy) - np.sin(rot)
+    c = np.sin(rot - sy) / np.cos(sy)
+    d = -np.sin(rot - sy) * np.tan(sx) / np.cos(sy) + np.cos(rot)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    ys, xs = np.mgrid[0:height, 0:width]
+    dx = xs[None] - cx - tx[:, None, None]
+    dy = ys[None] - cy - ty[:, None, None]
+    inv_zoom = (1 / zoom)[:, None, None]
+    src_x = np.rint(inv_zoom * (d[:, None, None] * dx - b[:, None, None] * dy) + cx).astype(np.int64)
+    src_y = np.rint(inv_zoom * (-c[:, None, None] * dx + a[:, None, None] * dy) + cy).astype(np.int64)
+    inside = (src_x >= 0) & (src_x < width) & (src_y >= 0) & (src_y < height)
+    source = np.where(inside, src_y * width + src_x, 0).reshape(n, 1, -1)
+    flat = array.reshape(n, -1, height * width)
+    xp = array_module(array)
+    if xp is not np:
+        source, inside = xp.asarray(source), xp.asarray(inside)
+    out = xp.take_along_axis(flat, source, axis=2)
+    out = xp.where(inside.reshape(n, 1, -1), out, xp.asarray(fill, dtype=array.dtype))
+    return out.reshape(array.shape)

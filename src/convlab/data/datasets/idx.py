@@ -36,7 +36,7 @@ def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
             file's "magic number" (0x00000803 for images, 0x00000801 for labels).
 
     Returns:
-        The array, shape given by the header (uint8 for (Fashion-)MNIST).
+        A new (writable) array, shape given by the header (uint8 for (Fashion-)MNIST).
 
     Raises:
         FileNotFoundError: no such file.
@@ -62,8 +62,9 @@ def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"read_idx(): '{path}' is too short for an IDX header ({len(raw)} bytes)")
     zero, type_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or type_code not in _TYPES or ndim == 0:
+        known = [f"0x{t:02x}" for t in _TYPES]
         raise ValueError(f"read_idx(): '{path}' is not an IDX file: bad magic number 0x{raw[:4].hex()} (expected "
-                         f"0x0000 then an element type in {sorted(hex(t) for t in _TYPES)} and a dimension count >= 1)")
+                         f"0x0000 then an element type in {known} and a dimension count >= 1)")
     if expected_ndim is not None and ndim != expected_ndim:
         expected = f"0x0000{type_code:02x}{expected_ndim:02x}"
         raise ValueError(f"read_idx(): '{path}' has magic number 0x{raw[:4].hex()}, expected {expected} "
@@ -79,6 +80,6 @@ def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
         what = "truncated" if found < expected_bytes else "longer than its header says"
         raise ValueError(f"read_idx(): '{path}' is {what}: the header declares shape {shape} ({expected_bytes} bytes "
                          f"of data), found {found} bytes")
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else array
+    # a copy: an array over the bytes object would be read-only
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 

@@ -98,7 +98,7 @@ def _make_lines(rng: np.random.Generator, n: int, size: int, max_lines: int):
 
 
 def modulate(images, frequency: float, angle: float = 0.0):
-    """Multiply images by the sinusoid cos(2 pi f (x cos a + y sin a)), moving their Fourier energy.
+    """Multiply images by the sinusoid cos(2 pi f (x cos a - y sin a)), moving their Fourier energy.
 
     A product in space is a convolution in frequency: the image's spectrum is copied to +/- the
     wave's frequency vector. Horizontal lines (energy on the vertical-frequency axis) modulated by
@@ -108,7 +108,8 @@ def modulate(images, frequency: float, angle: float = 0.0):
     Args:
         images: a Tensor or NumPy array (..., H, W) (differentiable for Tensors).
         frequency: the wave's frequency in cycles per pixel (0.5 is the highest, alternating signs).
-        angle: the direction of the wave vector, degrees counter-clockwise from the x axis.
+        angle: the direction of the wave vector, degrees counter-clockwise on screen from the x
+            axis (x is the column, y the row index, growing downwards; hence the minus sign).
 
     Returns:
         The modulated images, same type and shape (values in [-1, 1] for images in [0, 1]).
@@ -130,7 +131,7 @@ def modulate(images, frequency: float, angle: float = 0.0):
     height, width = data.shape[-2:]
     theta = math.radians(angle)
     ys, xs = np.mgrid[0:height, 0:width]
-    wave = np.cos(2 * np.pi * frequency * (xs * math.cos(theta) + ys * math.sin(theta))).astype(data.dtype)
+    wave = np.cos(2 * np.pi * frequency * (xs * math.cos(theta) - ys * math.sin(theta))).astype(data.dtype)
     wave = array_module(data).asarray(wave)
     if isinstance(images, Tensor):
         return images * Tensor(wave)
