@@ -55,7 +55,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .functions import *  # noqa: F401,F403  torch-style top-level functions (convlab.cat, convlab.exp, ...)
+from .functions import *  # torch-style top-level functions (convlab.cat, convlab.exp, ...)
 from .functions import __all__ as _function_names
 from . import optim
 from .io import load, save

@@ -9,7 +9,8 @@ import numpy as np
 
 from .backend import to_numpy
 from .dtypes import promote_types, result_type
-from .ops import activation, elementwise, indexing, matmul as _matmul, reduce, shape
+from .ops import activation, elementwise, indexing, reduce, shape
+from .ops import matmul as _matmul
 from .tensor import Tensor
 
 cat = concat = concatenate = shape.cat
@@ -89,13 +90,13 @@ def equal(a, b) -> bool:
 
 
 __all__ = [
-    "abs", "add", "all", "expm1", "floor_divide", "log10", "log2", "logical_and", "logical_or", "logical_xor",
-    "negative", "promote_types", "remainder", "result_type", "trunc", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
     "clamp", "clip", "clone", "concat", "concatenate", "cos", "detach", "div", "divide", "eq", "equal", "exp",
-    "flatten", "flip", "floor", "gather", "ge", "gt", "index_select", "is_tensor", "isfinite", "isinf", "isnan",
-    "le", "log", "log1p", "log_softmax", "logical_not", "logsumexp", "lt", "matmul", "max", "maximum", "mean",
-    "min", "minimum", "mm", "mul", "multiply", "narrow", "ne", "neg", "norm", "numel", "permute", "pow", "prod",
-    "reciprocal", "relu", "reshape", "round", "rsqrt", "sigmoid", "sign", "sin", "softmax", "split", "sqrt",
-    "square", "squeeze", "stack", "std", "sub", "subtract", "sum", "swapaxes", "t", "tanh", "transpose",
-    "unbind", "unflatten", "unsqueeze", "var", "where",
+    "expm1", "flatten", "flip", "floor", "floor_divide", "gather", "ge", "gt", "index_select", "is_tensor",
+    "isfinite", "isinf", "isnan", "le", "log", "log1p", "log2", "log10", "log_softmax", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min",
+    "minimum", "mm", "mul", "multiply", "narrow", "ne", "neg", "negative", "norm", "numel", "permute", "pow",
+    "prod", "promote_types", "reciprocal", "relu", "remainder", "reshape", "result_type", "round", "rsqrt",
+    "sigmoid", "sign", "sin", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "subtract",
+    "sum", "swapaxes", "t", "tanh", "transpose", "trunc", "unbind", "unflatten", "unsqueeze", "var", "where",
 ]

@@ -54,7 +54,7 @@ class Tensor:
                 [6., 8.]])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_index", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("__weakref__", "_hooks", "_output_index", "_retains_grad", "data", "grad", "grad_fn", "requires_grad")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False):
@@ -951,13 +951,13 @@ class RemovableHandle:
 
 
 # The ops modules import Tensor, so they are imported after the class exists.
-from . import _random  # noqa: E402
-from . import creation as _creation  # noqa: E402
-from .autograd import functional as _functional  # noqa: E402
-from .autograd import grad_mode  # noqa: E402
-from .ops import activation as _ops_act  # noqa: E402
-from .ops import elementwise as _ops_elem  # noqa: E402
-from .ops import indexing as _ops_index  # noqa: E402
-from .ops import matmul as _ops_matmul  # noqa: E402
-from .ops import reduce as _ops_reduce  # noqa: E402
-from .ops import shape as _ops_shape  # noqa: E402
+from . import _random
+from . import creation as _creation
+from .autograd import functional as _functional
+from .autograd import grad_mode
+from .ops import activation as _ops_act
+from .ops import elementwise as _ops_elem
+from .ops import indexing as _ops_index
+from .ops import matmul as _ops_matmul
+from .ops import reduce as _ops_reduce
+from .ops import shape as _ops_shape

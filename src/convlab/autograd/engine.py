@@ -241,6 +241,7 @@ def _accumulate(t, g, handed_out) -> None:
         t.grad = Tensor(acc + g)
 
 
-from ..backend import array_module  # noqa: E402
-from ..ops.elementwise import unbroadcast  # noqa: E402
-from ..tensor import Tensor  # noqa: E402
+# Imported last: tensor and ops import this module (circular).
+from ..backend import array_module
+from ..ops.elementwise import unbroadcast
+from ..tensor import Tensor

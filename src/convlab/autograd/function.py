@@ -43,7 +43,7 @@ class Function:
 
     # Graph bookkeeping lives in slots; an op's own saved state goes into the instance
     # ``__dict__`` so that freeing the graph after backward is ``__dict__.clear()``.
-    __slots__ = ("next_edges", "needs_input_grad", "n_outputs", "output_hooks", "released", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__", "n_outputs", "needs_input_grad", "next_edges", "output_hooks", "released")
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -130,6 +130,6 @@ def _wrap_output(array, node, index):
     return t
 
 
-from ..tensor import _ARRAY_TYPES, Tensor  # noqa: E402  (circular: Tensor methods call Functions)
+from ..tensor import _ARRAY_TYPES, Tensor  # imported last: circular (Tensor methods call Functions)
 
 _ARRAY_CLASSES = frozenset(_ARRAY_TYPES)

@@ -24,7 +24,7 @@ class device:
     Compares equal to its string form, so ``x.device == "cpu"`` works.
     """
 
-    __slots__ = ("type", "index")
+    __slots__ = ("index", "type")
 
     def __init__(self, spec: str | device = "cpu", index: int | None = None):
         if isinstance(spec, device):
@@ -69,7 +69,7 @@ def cuda_is_available() -> bool:
         return False
     try:
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # CUDA driver missing or broken: treat as no GPU
+    except Exception:  # noqa: BLE001  CUDA driver missing or broken: treat as no GPU
         return False
 
 

@@ -100,7 +100,7 @@ def load(f, map_location=None):
     try:
         with safetensors.safe_open(path, framework="np") as reader:
             metadata = reader.metadata() or {}
-            arrays = {key: reader.get_tensor(key) for key in reader.keys()}
+            arrays = {key: reader.get_tensor(key) for key in reader.keys()}  # noqa: SIM118  (a safetensors handle, not a dict)
     except safetensors.SafetensorError as error:
         raise ValueError(
             f"load(): '{path}' is not a readable safetensors checkpoint (truncated, corrupted, or another "

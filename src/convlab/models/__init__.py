@@ -33,8 +33,8 @@ from ._registry import get_model, get_model_builder, list_models, register_model
 from .densenet import DenseNet, densenet121
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
 from .mobilenet import MobileNetV2, mobilenet_v2
-from .seed_models import fmnist_cnn, mlp, orientation_cnn
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet18_cifar, resnet34, resnet50, resnet101
+from .seed_models import fmnist_cnn, mlp, orientation_cnn
 from .shufflenet import ShuffleNetV2, shufflenet_v2_x1_0
 from .small import CatsVsDogsCNN, LeNet5, cats_vs_dogs_cnn, lenet5
 from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1

@@ -1,7 +1,9 @@
 """Neural-network layers (``convlab.nn``), their functional forms (``convlab.nn.functional``)
 and initialisers (``convlab.nn.init``), with PyTorch's names and defaults."""
 
-from . import functional, init, utils
-from .modules import *  # noqa: F401,F403
-from .modules import Module
-from .parameter import Parameter
+from . import functional as functional
+from . import init as init
+from . import utils as utils
+from .modules import *  # every layer class, as listed in modules.__all__
+from .modules import Module as Module
+from .parameter import Parameter as Parameter

@@ -25,9 +25,9 @@ from .reduce import normalize_dims
 def _special(x, name):
     """``scipy.special.<name>`` (or CuPy's) applied to ``x``, keeping its dtype."""
     if array_module(x) is np:
-        import scipy.special as special
+        from scipy import special
     else:  # pragma: no cover - GPU only
-        import cupyx.scipy.special as special
+        from cupyx.scipy import special
     return getattr(special, name)(x).astype(x.dtype, copy=False)
 
 

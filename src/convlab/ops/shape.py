@@ -7,13 +7,14 @@ None of them changes a value, so every backward is the inverse rearrangement of 
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 
 import numpy as np
 
-from ..autograd.function import Function
 from .. import dtypes
+from ..autograd.function import Function
 from ..backend import array_module, device_of, to_device
 from ..dtypes import promote_types
 from ..tensor import Tensor
@@ -360,7 +361,7 @@ def split(x, split_size_or_sections, dim=0):
         if sum(sections) != n:
             raise RuntimeError(f"split(): split sizes {sections} don't add up to the size of dim {dim} ({n})")
     bounds = np.cumsum([0] + sections)
-    return tuple(x[(slice(None),) * d + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+    return tuple(x[(slice(None),) * d + (slice(int(a), int(b)),)] for a, b in itertools.pairwise(bounds))
 
 
 def chunk(x, chunks, dim=0):

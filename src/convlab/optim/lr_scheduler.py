@@ -433,7 +433,7 @@ class SequentialLR(LRScheduler):
             if not isinstance(scheduler, LRScheduler):
                 raise TypeError(f"SequentialLR(): schedulers[{i}] must be a learning-rate scheduler, got {type(scheduler).__name__}")
             if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
+                raise ValueError(  # noqa: TRY004  (a scheduler, but one that cannot be sequenced)
                     f"SequentialLR(): schedulers[{i}] is a ReduceLROnPlateau, which needs a metric in step() "
                     "and cannot be sequenced"
                 )

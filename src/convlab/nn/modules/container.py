@@ -125,14 +125,14 @@ class Sequential(_IndexedModules):
 
     def __add__(self, other):
         if not isinstance(other, Sequential):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004  (PyTorch raises ValueError here)
                 f"add operator supports only objects of Sequential class, but {type(other).__name__} is given."
             )
         return Sequential(*self, *other)
 
     def __iadd__(self, other):
         if not isinstance(other, Sequential):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004  (PyTorch raises ValueError here)
                 f"add operator supports only objects of Sequential class, but {type(other).__name__} is given."
             )
         return self.extend(list(other))

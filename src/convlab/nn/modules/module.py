@@ -17,9 +17,9 @@ import itertools
 import warnings
 
 from ... import backend, dtypes
-from ...backend import array_module
 from ...autograd import grad_mode
 from ...autograd.function import Function
+from ...backend import array_module
 from ...tensor import RemovableHandle, Tensor
 from ..parameter import Parameter
 
@@ -380,7 +380,9 @@ class Module:
         """Set training mode (dropout active, BatchNorm uses batch statistics) on this module and,
         through their own ``train``, on all children."""
         if not isinstance(mode, bool):
-            raise ValueError(f"train(): mode is expected to be a bool, got {type(mode).__name__}")
+            raise ValueError(  # noqa: TRY004  (PyTorch raises ValueError here)
+                f"train(): mode is expected to be a bool, got {type(mode).__name__}"
+            )
         self.__dict__["training"] = mode
         for child in self.children():
             child.train(mode)
@@ -682,7 +684,7 @@ class Module:
                             hook(self, args, kwargs, None)
                         else:
                             hook(self, args, None)
-                    except Exception as hook_error:  # the forward's exception is the one to report
+                    except Exception as hook_error:  # noqa: BLE001  the forward's exception is the one to report
                         warnings.warn(f"forward hook with always_call=True raised {hook_error!r}", stacklevel=2)
             raise
         for key, hook in list(self._forward_hooks.items()):
