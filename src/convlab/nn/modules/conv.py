@@ -124,6 +124,21 @@ class _ConvNd(Module):
         return s
 
 
+def _document(layer, template, example_args, example_in, example_out):
+    """Fill ``template`` for the ``layer._n``-D layer: dimension names and its docstring example."""
+    n = layer._n
+    dims = ops_conv._SPATIAL_NAMES[n]
+    layer.__doc__ = template.format(
+        n=n,
+        dims=dims,
+        out_dims=", ".join(f"{d}_out" for d in dims.split(", ")),
+        kdims=ops_conv._KERNEL_NAMES[n],
+        example_args=example_args,
+        example_in=example_in,
+        example_out=example_out,
+    )
+
+
 class _Conv(_ConvNd):
     def __init__(
         self,
@@ -217,34 +232,9 @@ class Conv3d(_Conv):
     _n = 3
 
 
-Conv1d.__doc__ = _CONV_DOC.format(
-    n=1,
-    dims="L",
-    out_dims="L_out",
-    kdims="kL",
-    example_args="16, 33, 3, stride=2",
-    example_in="20, 16, 50",
-    example_out="(20, 33, 24)",
-)
-Conv2d.__doc__ = _CONV_DOC.format(
-    n=2,
-    dims="H, W",
-    out_dims="H_out, W_out",
-    kdims="kH, kW",
-    example_args="1, 32, 3, padding=1",
-    example_in="128, 1, 28, 28",
-    example_out="(128, 32, 28, 28)",
-)
-Conv3d.__doc__ = _CONV_DOC.format(
-    n=3,
-    dims="D, H, W",
-    out_dims="D_out, H_out, W_out",
-    kdims="kD, kH, kW",
-    example_args="4, 8, 3, stride=2",
-    example_in="2, 4, 9, 9, 9",
-    example_out="(2, 8, 4, 4, 4)",
-)
-
+_document(Conv1d, _CONV_DOC, "16, 33, 3, stride=2", "20, 16, 50", "(20, 33, 24)")
+_document(Conv2d, _CONV_DOC, "1, 32, 3, padding=1", "128, 1, 28, 28", "(128, 32, 28, 28)")
+_document(Conv3d, _CONV_DOC, "4, 8, 3, stride=2", "2, 4, 9, 9, 9", "(2, 8, 4, 4, 4)")
 
 class _ConvTranspose(_ConvNd):
     _transposed = True
@@ -377,34 +367,9 @@ class ConvTranspose3d(_ConvTranspose):
     _n = 3
 
 
-ConvTranspose1d.__doc__ = _CONV_T_DOC.format(
-    n=1,
-    dims="L",
-    out_dims="L_out",
-    kdims="kL",
-    example_args="8, 4, 4, stride=2, padding=1",
-    example_in="2, 8, 16",
-    example_out="(2, 4, 32)",
-)
-ConvTranspose2d.__doc__ = _CONV_T_DOC.format(
-    n=2,
-    dims="H, W",
-    out_dims="H_out, W_out",
-    kdims="kH, kW",
-    example_args="64, 32, 4, stride=2, padding=1",
-    example_in="8, 64, 14, 14",
-    example_out="(8, 32, 28, 28)",
-)
-ConvTranspose3d.__doc__ = _CONV_T_DOC.format(
-    n=3,
-    dims="D, H, W",
-    out_dims="D_out, H_out, W_out",
-    kdims="kD, kH, kW",
-    example_args="4, 2, 2, stride=2",
-    example_in="1, 4, 3, 3, 3",
-    example_out="(1, 2, 6, 6, 6)",
-)
-
+_document(ConvTranspose1d, _CONV_T_DOC, "8, 4, 4, stride=2, padding=1", "2, 8, 16", "(2, 4, 32)")
+_document(ConvTranspose2d, _CONV_T_DOC, "64, 32, 4, stride=2, padding=1", "8, 64, 14, 14", "(8, 32, 28, 28)")
+_document(ConvTranspose3d, _CONV_T_DOC, "4, 2, 2, stride=2", "1, 4, 3, 3, 3", "(1, 2, 6, 6, 6)")
 
 class SeparableConv2d(Module):
     """Depthwise-separable 2-D convolution (MobileNet; seed 004): a depthwise ``kernel_size``
