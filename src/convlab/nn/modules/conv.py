@@ -236,6 +236,7 @@ _document(Conv1d, _CONV_DOC, "16, 33, 3, stride=2", "20, 16, 50", "(20, 33, 24)"
 _document(Conv2d, _CONV_DOC, "1, 32, 3, padding=1", "128, 1, 28, 28", "(128, 32, 28, 28)")
 _document(Conv3d, _CONV_DOC, "4, 8, 3, stride=2", "2, 4, 9, 9, 9", "(2, 8, 4, 4, 4)")
 
+
 class _ConvTranspose(_ConvNd):
     _transposed = True
 
@@ -370,6 +371,7 @@ class ConvTranspose3d(_ConvTranspose):
 _document(ConvTranspose1d, _CONV_T_DOC, "8, 4, 4, stride=2, padding=1", "2, 8, 16", "(2, 4, 32)")
 _document(ConvTranspose2d, _CONV_T_DOC, "64, 32, 4, stride=2, padding=1", "8, 64, 14, 14", "(8, 32, 28, 28)")
 _document(ConvTranspose3d, _CONV_T_DOC, "4, 2, 2, stride=2", "1, 4, 3, 3, 3", "(1, 2, 6, 6, 6)")
+
 
 class SeparableConv2d(Module):
     """Depthwise-separable 2-D convolution (MobileNet; seed 004): a depthwise ``kernel_size``
