@@ -25,54 +25,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import timing
+from torch_reference import TorchResNet18
 
 import convlab
 from convlab import models
-
-
-class TorchBasicBlock(torch.nn.Module):
-    def __init__(self, inplanes, planes, stride):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(planes)
-        self.relu = torch.nn.ReLU(inplace=True)
-        self.conv2 = torch.nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = torch.nn.BatchNorm2d(planes)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = torch.nn.Sequential(
-                torch.nn.Conv2d(inplanes, planes, 1, stride, bias=False), torch.nn.BatchNorm2d(planes)
-            )
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
-
-
-class TorchResNet18(torch.nn.Module):
-    """torchvision's resnet18 layout (``small_input``: the CIFAR stem of ``resnet18_cifar``)."""
-
-    def __init__(self, num_classes, small_input):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(3, 64, *((3, 1, 1) if small_input else (7, 2, 3)), bias=False)
-        self.bn1 = torch.nn.BatchNorm2d(64)
-        self.relu = torch.nn.ReLU(inplace=True)
-        self.maxpool = torch.nn.Identity() if small_input else torch.nn.MaxPool2d(3, 2, 1)
-        inplanes = 64
-        for i, planes in enumerate((64, 128, 256, 512)):
-            blocks = [TorchBasicBlock(inplanes, planes, 1 if i == 0 else 2), TorchBasicBlock(planes, planes, 1)]
-            setattr(self, f"layer{i + 1}", torch.nn.Sequential(*blocks))
-            inplanes = planes
-        self.avgpool = torch.nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = torch.nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
 
 CASES = [
     # name, convlab constructor, torch reference arguments, input shape
