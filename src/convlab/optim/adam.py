@@ -8,10 +8,10 @@ import numbers
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import Optimizer, _check_number, _lerp_, _new_step_counter
+from .optimizer import _BufferedOptimizer, _check_number, _lerp_
 
 
-class Adam(Optimizer):
+class Adam(_BufferedOptimizer):
     r"""Adam (Kingma & Ba, 2015), PyTorch's update rule.
 
     For every parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``),
@@ -46,6 +46,8 @@ class Adam(Optimizer):
         >>> opt = convlab.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99))
     """
 
+    _buffers = (("exp_avg", None), ("exp_avg_sq", None), ("max_exp_avg_sq", "amsgrad"))
+
     def __init__(
         self,
         params,
@@ -77,27 +79,6 @@ class Adam(Optimizer):
         group["betas"] = _betas(type(self).__name__, group["betas"])
         for i, beta in enumerate(group["betas"]):
             _check_number(owner, f"betas[{i}]", beta, high=1.0, high_open=True)
-
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    zeros = array_module(p.data).zeros_like
-                    state["step"] = _new_step_counter()
-                    state["exp_avg"] = Tensor(zeros(p.data))
-                    state["exp_avg_sq"] = Tensor(zeros(p.data))
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = Tensor(zeros(p.data))
-                state["step"].data += 1
-                buffers = [state[k].data for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in state]
-                if _kernels.fusable(p.data, p.grad.data, *buffers):
-                    self._fused_update(p, state, group)
-                else:
-                    self._array_update(p, state, group)
-        return loss
 
     @staticmethod
     def _array_update(p: Tensor, state: dict, group: dict) -> None:

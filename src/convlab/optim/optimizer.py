@@ -34,6 +34,7 @@ import numpy as np
 from ..autograd import grad_mode
 from ..backend import array_module, to_device, to_numpy
 from ..tensor import Tensor
+from . import _kernels
 
 
 class Optimizer:
@@ -318,3 +319,34 @@ def _lerp_(buf, end, weight: float) -> None:
 def _new_step_counter() -> Tensor:
     """The per-parameter step count: a 0-d float32 CPU tensor, as PyTorch keeps it."""
     return Tensor(np.zeros((), dtype=np.float32))
+
+
+class _BufferedOptimizer(Optimizer):
+    """An optimiser whose per-parameter state is a step counter and zero-initialised buffers,
+    created on the parameter's first update (Adam, RMSprop). Each step runs the one-pass CPU
+    kernel when the arrays allow it (``_fused_update``), else array operations (``_array_update``).
+    """
+
+    # (state key, the group option that enables it or None for always), in PyTorch's creation order
+    _buffers: tuple[tuple[str, str | None], ...] = ()
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._evaluate(closure)
+        for group in self.param_groups:
+            for p in self._params_with_grad(group):
+                state = self.state[p]
+                if len(state) == 0:
+                    zeros = array_module(p.data).zeros_like
+                    state["step"] = _new_step_counter()
+                    for key, option in self._buffers:
+                        if option is None or group[option]:
+                            state[key] = Tensor(zeros(p.data))
+                state["step"].data += 1
+                buffers = [state[key].data for key, _ in self._buffers if key in state]
+                if _kernels.fusable(p.data, p.grad.data, *buffers):
+                    self._fused_update(p, state, group)
+                else:
+                    self._array_update(p, state, group)
+        return loss
+

@@ -7,10 +7,10 @@ import functools
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import Optimizer, _check_number, _lerp_, _new_step_counter
+from .optimizer import _BufferedOptimizer, _check_number, _lerp_
 
 
-class RMSprop(Optimizer):
+class RMSprop(_BufferedOptimizer):
     r"""RMSprop (Hinton's lecture 6e), PyTorch's update rule.
 
     For every parameter :math:`\theta` with gradient :math:`g` (negated when ``maximize``):
@@ -43,6 +43,8 @@ class RMSprop(Optimizer):
         >>> opt = convlab.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9, centered=True)
     """
 
+    _buffers = (("square_avg", None), ("momentum_buffer", "momentum"), ("grad_avg", "centered"))
+
     def __init__(
         self,
         params,
@@ -67,28 +69,6 @@ class RMSprop(Optimizer):
         super()._check_group(group)
         for key in ("lr", "eps", "momentum", "weight_decay", "alpha"):
             _check_number("RMSprop()", key, group[key])
-
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
-        for group in self.param_groups:
-            for p in self._params_with_grad(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    zeros = array_module(p.data).zeros_like
-                    state["step"] = _new_step_counter()
-                    state["square_avg"] = Tensor(zeros(p.data))
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = Tensor(zeros(p.data))
-                    if group["centered"]:
-                        state["grad_avg"] = Tensor(zeros(p.data))
-                state["step"].data += 1
-                buffers = [state[k].data for k in ("square_avg", "momentum_buffer", "grad_avg") if k in state]
-                if _kernels.fusable(p.data, p.grad.data, *buffers):
-                    self._fused_update(p, state, group)
-                else:
-                    self._array_update(p, state, group)
-        return loss
 
     @staticmethod
     def _array_update(p: Tensor, state: dict, group: dict) -> None:
