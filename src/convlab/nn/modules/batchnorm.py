@@ -14,9 +14,8 @@ import numbers
 from ... import creation, dtypes
 from ...ops import norm
 from ...tensor import Tensor
-from .. import init
-from ..parameter import Parameter
 from .module import Module
+from .normalization import _affine_parameters, _init_affine
 
 
 class _NormBase(Module):
@@ -45,15 +44,7 @@ class _NormBase(Module):
         self.num_features = int(num_features)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(creation.empty(num_features, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(creation.empty(num_features, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype, device=device))
             self.register_buffer("running_var", creation.ones(num_features, dtype=dtype, device=device))
@@ -75,9 +66,7 @@ class _NormBase(Module):
         """Running statistics reset; weight 1 and bias 0 (PyTorch's initialisation)."""
         self.reset_running_stats()
         if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _init_affine(self.weight, self.bias)
 
     def _check_input_dim(self, input) -> None:
         if not isinstance(input, Tensor):

@@ -25,6 +25,20 @@ def _normalized_shape(name, normalized_shape) -> tuple:
     return tuple(int(n) for n in normalized_shape)
 
 
+def _affine_parameters(module, shape, affine: bool, bias: bool, device, dtype) -> None:
+    """Register ``weight`` and ``bias`` of ``shape`` (None when not ``affine``; ``bias`` None also
+    when not ``bias``); their values come from :func:`_init_affine`."""
+    for name, wanted in (("weight", affine), ("bias", affine and bias)):
+        module.register_parameter(name, Parameter(creation.empty(shape, dtype=dtype, device=device)) if wanted else None)
+
+
+def _init_affine(weight, bias) -> None:
+    """PyTorch's initialisation of a normalisation's affine parameters: weight 1, bias 0."""
+    init.ones_(weight)
+    if bias is not None:
+        init.zeros_(bias)
+
+
 class LayerNorm(Module):
     """Layer normalisation (Ba et al., 2016) over the last ``len(normalized_shape)`` dims:
 
@@ -55,22 +69,12 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = _normalized_shape("LayerNorm", normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(creation.empty(self.normalized_shape, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(creation.empty(self.normalized_shape, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.elementwise_affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _init_affine(self.weight, self.bias)
 
     def forward(self, input):
         return norm._layer_norm(repr(self), input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -117,22 +121,12 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
-        if affine:
-            self.weight = Parameter(creation.empty(num_channels, dtype=dtype, device=device))
-            if bias:
-                self.bias = Parameter(creation.empty(num_channels, dtype=dtype, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_channels, affine, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+            _init_affine(self.weight, self.bias)
 
     def forward(self, input):
         c = self.num_channels
