@@ -674,15 +674,21 @@ def _check_trailing(who, input, normalized_shape):
         )
 
 
-# ------------------------------------------------------------------------------ functional forms
-def _batch_norm(who, input, running_mean, running_var, weight, bias, training, momentum, eps):
-    """:func:`batch_norm` with errors prefixed by ``who`` (the function or the calling layer)."""
+def _check_per_channel_args(who, input, running_mean, running_var, weight, bias, momentum, eps, eps_positive):
+    """Batch/instance norm arguments: an ``(N, C, *)`` input, per-channel vectors of length ``C``
+    (or None), ``eps`` (> 0 when ``eps_positive``, else >= 0) and ``momentum``."""
     _check_input(who, input, 2, "(N, C, *)")
     c = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         _check_vector(who, name, t, (c,), input, f"one value per channel of the input's {c}")
-    _check_eps(who, eps, positive=training)
+    _check_eps(who, eps, positive=eps_positive)
     _check_momentum(who, momentum)
+
+
+# ------------------------------------------------------------------------------ functional forms
+def _batch_norm(who, input, running_mean, running_var, weight, bias, training, momentum, eps):
+    """:func:`batch_norm` with errors prefixed by ``who`` (the function or the calling layer)."""
+    _check_per_channel_args(who, input, running_mean, running_var, weight, bias, momentum, eps, training)
     if training:
         if _values_per_channel(input) == 1:
             raise ValueError(
@@ -804,12 +810,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 
 
 def _instance_norm(who, input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
-    _check_input(who, input, 2, "(N, C, *)")
+    _check_per_channel_args(who, input, running_mean, running_var, weight, bias, momentum, eps, False)
     c = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        _check_vector(who, name, t, (c,), input, f"one value per channel of the input's {c}")
-    _check_eps(who, eps, positive=False)
-    _check_momentum(who, momentum)
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{who}: running_mean and running_var must both be given or both be None")
     if not use_input_stats:
