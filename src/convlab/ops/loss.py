@@ -530,7 +530,9 @@ def _common_float(input, target):
     return (input if input.dtype == dtype else input.to(dtype)), (target if target.dtype == dtype else target.to(dtype))
 
 
-def _check_broadcast_target(name, input, target):
+def _check_broadcast_target(name, input, target, warn=True):
+    """Raise unless ``target`` and ``input`` broadcast together; if their shapes differ, ``warn``
+    as PyTorch's element-wise losses do (``kl_div`` does not)."""
     if input.shape == target.shape:
         return
     try:
@@ -540,6 +542,8 @@ def _check_broadcast_target(name, input, target):
             f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast to the input's shape "
             f"{tuple(input.shape)}"
         ) from None
+    if not warn:
+        return
     warnings.warn(
         f"{name}(): using a target size ({tuple(target.shape)}) that is different to the input size "
         f"({tuple(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
@@ -858,13 +862,6 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
             )
     _check_float_input(name, input)
     _check_tensor(name, "target", target)
-    if input.shape != target.shape:
-        try:
-            np.broadcast_shapes(input.shape, target.shape)
-        except ValueError:
-            raise ValueError(
-                f"{name}(): target of shape {tuple(target.shape)} cannot be broadcast with input of shape "
-                f"{tuple(input.shape)}"
-            ) from None
+    _check_broadcast_target(name, input, target, warn=False)
     input, target = _common_float(input, target)
     return KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction)
