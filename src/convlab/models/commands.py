@@ -21,9 +21,10 @@ from ._registry import default_input_size, get_model, list_models
 __all__ = ["add_receptive_field_command", "add_summary_command", "run_receptive_field", "run_summary"]
 
 
-def _add_model_arguments(parser) -> None:
+def _add_model_arguments(parser, input_size_help) -> None:
     parser.add_argument("model", help="a model name of convlab.models (listed above)")
     parser.add_argument("--num-classes", type=int, default=None, help="classifier outputs (default: the model's)")
+    parser.add_argument("--input-size", type=int, nargs="+", metavar="N", help=input_size_help)
 
 
 def _build(args):
@@ -44,13 +45,8 @@ def add_summary_command(subparsers) -> argparse.ArgumentParser:
         description="Print the summary table (torchinfo / Keras style) of a model of convlab.models. "
         f"Models: {', '.join(list_models())}.",
     )
-    _add_model_arguments(parser)
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="input shape with the batch, e.g. 1 3 224 224 (default: batch 1 of the model's usual input)",
+    _add_model_arguments(
+        parser, "input shape with the batch, e.g. 1 3 224 224 (default: batch 1 of the model's usual input)"
     )
     parser.add_argument("--depth", type=int, default=3, help="deepest nesting level shown (default 3)")
     parser.add_argument(
@@ -99,14 +95,7 @@ def add_receptive_field_command(subparsers) -> argparse.ArgumentParser:
         description="Print the receptive-field table (pytorch-receptive-field style) of a model of "
         f"convlab.models. Models: {', '.join(list_models())}.",
     )
-    _add_model_arguments(parser)
-    parser.add_argument(
-        "--input-size",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="input shape without the batch, e.g. 3 224 224 (default: the model's usual input)",
-    )
+    _add_model_arguments(parser, "input shape without the batch, e.g. 3 224 224 (default: the model's usual input)")
     parser.add_argument("--unit", type=int, nargs="+", metavar="I", help="also print this unit's input region")
     parser.add_argument("--layer", default=None, help="the layer (row number or name) of --unit (default: the last)")
     parser.set_defaults(func=run_receptive_field, command="receptive-field")
