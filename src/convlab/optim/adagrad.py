@@ -7,7 +7,7 @@ import functools
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import Optimizer, _check_number, _new_step_counter
+from .optimizer import Optimizer, _check_number, _new_step_counter, _penalised_grad
 
 
 class Adagrad(Optimizer):
@@ -55,11 +55,11 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        defaults = dict(
-            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, foreach=foreach, maximize=maximize,
-            differentiable=differentiable, fused=fused,
-        )  # fmt: skip
+        defaults = {
+            "lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value, "foreach": foreach, "maximize": maximize,
+            "differentiable": differentiable, "fused": fused,
+        }  # fmt: skip
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -101,9 +101,7 @@ class Adagrad(Optimizer):
         """The update with array operations (NumPy or CuPy)."""
         param = p.data
         xp = array_module(param)
-        grad = -p.grad.data if group["maximize"] else p.grad.data
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
+        grad = _penalised_grad(p, group["weight_decay"], group["maximize"])
         state_sum = state["sum"].data
         scratch = grad * grad
         state_sum += scratch

@@ -8,7 +8,7 @@ import numbers
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import _BufferedOptimizer, _check_number, _lerp_
+from .optimizer import _BufferedOptimizer, _check_number, _lerp_, _penalised_grad, _square_avg_
 
 
 class Adam(_BufferedOptimizer):
@@ -64,11 +64,11 @@ class Adam(_BufferedOptimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ):
-        defaults = dict(
-            lr=lr, betas=_betas(type(self).__name__, betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-            maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )  # fmt: skip
+        defaults = {
+            "lr": lr, "betas": _betas(type(self).__name__, betas), "eps": eps, "weight_decay": weight_decay,
+            "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach, "capturable": capturable,
+            "differentiable": differentiable, "fused": fused, "decoupled_weight_decay": decoupled_weight_decay,
+        }  # fmt: skip
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -88,18 +88,13 @@ class Adam(_BufferedOptimizer):
         step = float(state["step"].data)
         param = p.data
         xp = array_module(param)
-        grad = -p.grad.data if group["maximize"] else p.grad.data
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
+        decoupled = group["decoupled_weight_decay"]
+        grad = _penalised_grad(p, 0 if decoupled else weight_decay, group["maximize"])
+        if decoupled and weight_decay != 0:
+            param *= 1 - lr * weight_decay
         exp_avg, exp_avg_sq = state["exp_avg"].data, state["exp_avg_sq"].data
         _lerp_(exp_avg, grad, 1 - beta1)
-        scratch = grad * (1 - beta2)
-        scratch *= grad
-        exp_avg_sq *= beta2
-        exp_avg_sq += scratch
+        scratch = _square_avg_(exp_avg_sq, grad, beta2)
         if group["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"].data
             xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)

@@ -316,6 +316,25 @@ def _lerp_(buf, end, weight: float) -> None:
         array_module(buf).subtract(end, diff, out=buf)
 
 
+def _penalised_grad(p: Tensor, weight_decay: float, maximize: bool):
+    """The gradient an array update follows: ``p.grad`` (negated when ``maximize``) plus the L2
+    term ``weight_decay * p``; a new array when it differs from ``p.grad``, which is never modified."""
+    grad = -p.grad.data if maximize else p.grad.data
+    if weight_decay != 0:
+        grad = grad + weight_decay * p.data
+    return grad
+
+
+def _square_avg_(avg, grad, decay: float):
+    """``avg = decay * avg + (1 - decay) * grad^2`` in place, in PyTorch's operation order;
+    returns the scratch array it used (``grad``'s shape and dtype), free for reuse."""
+    scratch = grad * (1 - decay)
+    scratch *= grad
+    avg *= decay
+    avg += scratch
+    return scratch
+
+
 def _new_step_counter() -> Tensor:
     """The per-parameter step count: a 0-d float32 CPU tensor, as PyTorch keeps it."""
     return Tensor(np.zeros((), dtype=np.float32))

@@ -7,7 +7,7 @@ import functools
 from ..backend import array_module
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import _BufferedOptimizer, _check_number, _lerp_
+from .optimizer import _BufferedOptimizer, _check_number, _lerp_, _penalised_grad, _square_avg_
 
 
 class RMSprop(_BufferedOptimizer):
@@ -59,10 +59,11 @@ class RMSprop(_BufferedOptimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ):
-        defaults = dict(
-            lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
-            capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable,
-        )  # fmt: skip
+        defaults = {
+            "lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps, "centered": centered,
+            "weight_decay": weight_decay, "capturable": capturable, "foreach": foreach, "maximize": maximize,
+            "differentiable": differentiable,
+        }  # fmt: skip
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -76,14 +77,9 @@ class RMSprop(_BufferedOptimizer):
         lr, alpha, eps, weight_decay, momentum = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         param = p.data
         xp = array_module(param)
-        grad = -p.grad.data if group["maximize"] else p.grad.data
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
+        grad = _penalised_grad(p, weight_decay, group["maximize"])
         square_avg = state["square_avg"].data
-        scratch = grad * (1 - alpha)
-        scratch *= grad
-        square_avg *= alpha
-        square_avg += scratch
+        scratch = _square_avg_(square_avg, grad, alpha)
         if group["centered"]:
             grad_avg = state["grad_avg"].data
             _lerp_(grad_avg, grad, 1 - alpha)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from . import _kernels
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_number, _penalised_grad
 
 
 class SGD(Optimizer):
@@ -59,10 +59,10 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ):
-        defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
-            maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
-        )  # fmt: skip
+        defaults = {
+            "lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay, "nesterov": nesterov,
+            "maximize": maximize, "foreach": foreach, "differentiable": differentiable, "fused": fused,
+        }  # fmt: skip
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -92,9 +92,7 @@ class SGD(Optimizer):
         """The update with array operations (NumPy or CuPy)."""
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
         param = p.data
-        grad = -p.grad.data if group["maximize"] else p.grad.data
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param  # a new array: p.grad is never modified
+        grad = _penalised_grad(p, group["weight_decay"], group["maximize"])
         if momentum != 0:
             if buf is None:
                 buf = self.state[p]["momentum_buffer"] = Tensor(grad.copy())
