@@ -310,6 +310,17 @@ def _channels_first(a):
     return xp.ascontiguousarray(xp.moveaxis(a, -1, 1))
 
 
+def _batched_channels_last(a, unbatched):
+    """:func:`_channels_last` of ``a``, given a batch of one first when it is ``unbatched``."""
+    return _channels_last(a[None] if unbatched else a)
+
+
+def _unbatched_channels_first(a, unbatched):
+    """:func:`_channels_first` of ``a``, its batch of one dropped again when ``unbatched``."""
+    a = _channels_first(a)
+    return a[0] if unbatched else a
+
+
 def _new_output(shape, dtype):
     """A compiled kernel's output: an uninitialised C-contiguous ``(N, C, *spatial)`` NumPy
     array, returned as the channels-last ``(N, *spatial, C)`` view the kernels index
@@ -774,9 +785,7 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b, *, geom, groups):
         unbatched = x.ndim == w.ndim - 1
-        if unbatched:
-            x = x[None]
-        xl = _channels_last(x)
+        xl = _batched_channels_last(x, unbatched)
         needs = ctx.needs_input_grad
         y, saved = _conv_forward(xl, w, geom, groups, keep=needs[1], bias=b)
         if needs[0]:
@@ -785,14 +794,11 @@ class ConvNd(Function):
             # the padded input or the columns when the forward made them, else the input itself
             ctx.xl, ctx.saved = (None, saved) if saved is not None else (xl, None)
         ctx.geom, ctx.groups, ctx.unbatched = geom, groups, unbatched
-        y = _channels_first(y)
-        return y[0] if unbatched else y
+        return _unbatched_channels_first(y, unbatched)
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.unbatched:
-            g = g[None]
-        gl = _channels_last(g)
+        gl = _batched_channels_last(g, ctx.unbatched)
         needs = ctx.needs_input_grad
         dx, dw = _conv_backward(
             gl,
@@ -806,9 +812,7 @@ class ConvNd(Function):
         )
         db = None
         if dx is not None:
-            dx = _channels_first(dx)
-            if ctx.unbatched:
-                dx = dx[0]
+            dx = _unbatched_channels_first(dx, ctx.unbatched)
         if needs[2]:
             db = _bias_grad(gl)
         return dx, dw, db
@@ -827,9 +831,7 @@ class ConvTransposeNd(Function):
     @staticmethod
     def forward(ctx, x, w, b, *, geom, groups):
         unbatched = x.ndim == w.ndim - 1
-        if unbatched:
-            x = x[None]
-        xl = _channels_last(x)
+        xl = _batched_channels_last(x, unbatched)
         y = _conv_input_grad(xl, w, geom, groups)
         if b is not None:
             y += b
@@ -839,20 +841,15 @@ class ConvTransposeNd(Function):
         if needs[1]:
             ctx.xl = xl
         ctx.geom, ctx.groups, ctx.unbatched = geom, groups, unbatched
-        y = _channels_first(y)
-        return y[0] if unbatched else y
+        return _unbatched_channels_first(y, unbatched)
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.unbatched:
-            g = g[None]
-        gl = _channels_last(g)
+        gl = _batched_channels_last(g, ctx.unbatched)
         needs = ctx.needs_input_grad
         dx = dw = db = None
         if needs[0]:
-            dx = _channels_first(_conv_forward(gl, ctx.w, ctx.geom, ctx.groups)[0])
-            if ctx.unbatched:
-                dx = dx[0]
+            dx = _unbatched_channels_first(_conv_forward(gl, ctx.w, ctx.geom, ctx.groups)[0], ctx.unbatched)
         if needs[1]:
             # this op's output gradient is the input of the convolution it transposes
             dw = _conv_weight_grad(gl, ctx.xl, ctx.geom, ctx.groups)
@@ -886,10 +883,9 @@ class Unfold(Function):
     @staticmethod
     def forward(ctx, x, *, geom):
         unbatched = x.ndim == len(geom.kernel) + 1
-        if unbatched:
-            x = x[None]
-        win = _windows(_pad_spatial(_channels_last(x), geom.pad_lo, geom.pad_hi), geom)
-        ctx.geom, ctx.unbatched, ctx.channels = geom, unbatched, x.shape[1]
+        xl = _batched_channels_last(x, unbatched)
+        win = _windows(_pad_spatial(xl, geom.pad_lo, geom.pad_hi), geom)
+        ctx.geom, ctx.unbatched, ctx.channels = geom, unbatched, xl.shape[-1]
         cols = _blocks_to_columns(win)
         return cols[0] if unbatched else cols
 
@@ -897,8 +893,8 @@ class Unfold(Function):
     def backward(ctx, g):
         if ctx.unbatched:
             g = g[None]
-        dx = _channels_first(_col2im(_columns_to_blocks(g, ctx.channels, ctx.geom), ctx.geom))
-        return dx[0] if ctx.unbatched else dx
+        dx = _col2im(_columns_to_blocks(g, ctx.channels, ctx.geom), ctx.geom)
+        return _unbatched_channels_first(dx, ctx.unbatched)
 
 
 class Fold(Function):
@@ -911,15 +907,13 @@ class Fold(Function):
         if unbatched:
             cols = cols[None]
         ctx.geom, ctx.unbatched = geom, unbatched
-        y = _channels_first(_col2im(_columns_to_blocks(cols, channels, geom), geom))
-        return y[0] if unbatched else y
+        return _unbatched_channels_first(_col2im(_columns_to_blocks(cols, channels, geom), geom), unbatched)
 
     @staticmethod
     def backward(ctx, g):
-        if ctx.unbatched:
-            g = g[None]
         geom = ctx.geom
-        dcols = _blocks_to_columns(_windows(_pad_spatial(_channels_last(g), geom.pad_lo, geom.pad_hi), geom))
+        gl = _batched_channels_last(g, ctx.unbatched)
+        dcols = _blocks_to_columns(_windows(_pad_spatial(gl, geom.pad_lo, geom.pad_hi), geom))
         return dcols[0] if ctx.unbatched else dcols
 
 
