@@ -40,6 +40,17 @@ def _reduce(loss, reduction):
     return loss.mean()
 
 
+def _reduce_by_weight(loss, total, reduction, unbatched):
+    """Reduce class-index losses already multiplied by their target weights (sum ``total``):
+    ``'mean'`` divides by ``total`` (0/0 = nan when every target is ignored, as PyTorch), and
+    ``'none'`` drops the batch of one an ``unbatched`` input was given."""
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return loss.sum() / total
+    out = _reduce(loss, reduction)
+    return out[0] if unbatched and reduction == "none" else out
+
+
 def _reduction_scale(g, reduction, count):
     """d(reduced loss)/d(each element loss) times ``g``; broadcasts against the elements."""
     return g / count if reduction == "mean" else g
@@ -108,13 +119,7 @@ class CrossEntropy(Function):
             smooth = (n_classes if weight is None else weight.sum()) * log_sum - shifted_sum
             loss = (1 - eps) * loss + (eps / n_classes) * (smooth * valid)
         total = w.sum()
-        if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0/0 = nan, as PyTorch
-                out = loss.sum() / total
-        else:
-            out = _reduce(loss, reduction)
-            if unbatched and reduction == "none":
-                out = out[0]
+        out = _reduce_by_weight(loss, total, reduction, unbatched)
         if ctx.needs_input_grad[0]:
             ctx.probs, ctx.pos, ctx.valid, ctx.w, ctx.weight = probs, pos, valid, w, weight
             ctx.eps, ctx.reduction, ctx.total, ctx.unbatched = eps, reduction, total, unbatched
@@ -225,13 +230,7 @@ class NLLLoss(Function):
         pos = _class_positions(xp, safe)
         loss = -x[pos] * w
         total = w.sum()
-        if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = loss.sum() / total
-        else:
-            out = _reduce(loss, reduction)
-            if unbatched and reduction == "none":
-                out = out[0]
+        out = _reduce_by_weight(loss, total, reduction, unbatched)
         if ctx.needs_input_grad[0]:
             ctx.shape, ctx.dtype, ctx.pos, ctx.valid, ctx.w = x.shape, x.dtype, pos, valid, w
             ctx.reduction, ctx.total, ctx.unbatched = reduction, total, unbatched
