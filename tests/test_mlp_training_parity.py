@@ -4,6 +4,7 @@ the same batches, follows the same loss curve (optimiser + scheduler + clipping 
 import numpy as np
 import pytest
 import torch
+from guides import run_examples
 from sklearn.datasets import load_digits
 
 import convlab
@@ -98,11 +99,4 @@ def test_mlp_loss_curve_matches_torch(name):
 
 def test_docs_training_example_runs():
     """The training-step example of docs/optim.md runs as written."""
-    import pathlib
-    import re
-
-    text = (pathlib.Path(__file__).parents[1] / "docs" / "optim.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    assert blocks, "docs/optim.md lost its example"
-    for code in blocks:
-        exec(compile(code, "docs/optim.md", "exec"), {})
+    run_examples("docs/optim.md", min_examples=1)

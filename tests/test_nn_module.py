@@ -9,11 +9,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from guides import run_examples
+from parity import both_raise, check, gradcheck
 
 import convlab
 import convlab.nn as nn
 import convlab.nn.functional as F
-from parity import both_raise, check, gradcheck
 
 
 def _numpy_state(module):
@@ -582,13 +583,6 @@ def test_flatten_unflatten_match_torch(rng):
 
 # ---------------------------------------------------------------------- the user guide's examples
 def test_user_guide_examples_run():
-    import pathlib
-
-    guide = pathlib.Path(__file__).resolve().parents[1] / "docs" / "nn_modules_and_losses.md"
-    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
-    assert len(blocks) >= 5
-    namespace = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for block in blocks:  # later blocks reuse earlier names, as a reader would
-            exec(compile(block, str(guide), "exec"), namespace)
+        run_examples("docs/nn_modules_and_losses.md", min_examples=5)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from guides import python_examples
 from parity import both_raise, check, gradcheck
 
 import convlab
@@ -327,12 +327,9 @@ def test_upsampling_layer_errors_name_the_layer():
 
 
 # ---------------------------------------------------------------------------------- the guide
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "padding_and_upsampling.md"
-
-
 def _guide_blocks():
     """The guide's Python examples, each with the F names its ``# requires:`` line lists."""
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+    blocks = python_examples("docs/padding_and_upsampling.md")
     assert len(blocks) >= 10, "docs/padding_and_upsampling.md lost its examples"
     required = [re.match(r"# requires: (.*)\n", b) for b in blocks]
     return [(b, [] if r is None else [n.strip() for n in r.group(1).split(",")]) for b, r in zip(blocks, required)]
