@@ -33,6 +33,16 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
+def difference_grads(ctx, g):
+    """Gradients of ``a - b`` (or of a function of it whose gradient is ``g``) for ``a`` (+g)
+    and ``b`` (-g), each summed back to its shape in ``ctx.shapes``; None where not needed."""
+    shape_a, shape_b = ctx.shapes
+    return (
+        unbroadcast(g, shape_a) if ctx.needs_input_grad[0] else None,
+        unbroadcast(-g, shape_b) if ctx.needs_input_grad[1] else None,
+    )
+
+
 def _shape(x):
     return x.shape if hasattr(x, "shape") else ()
 
@@ -64,11 +74,7 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
-        sa, sb = ctx.shapes
-        return (
-            unbroadcast(g, sa) if ctx.needs_input_grad[0] else None,
-            unbroadcast(-g, sb) if ctx.needs_input_grad[1] else None,
-        )
+        return difference_grads(ctx, g)
 
 
 class Mul(Function):

@@ -23,7 +23,7 @@ from ..autograd.function import Function
 from ..backend import array_module
 from ..tensor import Tensor
 from .activation import log_sigmoid_array, sigmoid_array
-from .elementwise import unbroadcast
+from .elementwise import difference_grads, unbroadcast
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -332,15 +332,6 @@ class BinaryCrossEntropyWithLogits(Function):
 
 
 # ---------------------------------------------------------------------- regression
-def _difference_grads(ctx, d_diff):
-    """Gradients of a loss of ``diff = input - target`` for input (+) and target (-)."""
-    shape_input, shape_target = ctx.shapes
-    return (
-        unbroadcast(d_diff, shape_input) if ctx.needs_input_grad[0] else None,
-        unbroadcast(-d_diff, shape_target) if ctx.needs_input_grad[1] else None,
-    )
-
-
 class MSELoss(Function):
     """loss = (x - y)^2;  dx = 2 (x - y) s,  dy = -dx (s: the reduction's scale)."""
 
@@ -353,7 +344,7 @@ class MSELoss(Function):
     @staticmethod
     def backward(ctx, g):
         diff = ctx.diff
-        return _difference_grads(ctx, diff * (2 * _reduction_scale(g, ctx.reduction, diff.size)))
+        return difference_grads(ctx, diff * (2 * _reduction_scale(g, ctx.reduction, diff.size)))
 
 
 class L1Loss(Function):
@@ -368,7 +359,7 @@ class L1Loss(Function):
     @staticmethod
     def backward(ctx, g):
         diff = ctx.diff
-        return _difference_grads(ctx, array_module(diff).sign(diff) * _reduction_scale(g, ctx.reduction, diff.size))
+        return difference_grads(ctx, array_module(diff).sign(diff) * _reduction_scale(g, ctx.reduction, diff.size))
 
 
 class SmoothL1Loss(Function):
@@ -388,7 +379,7 @@ class SmoothL1Loss(Function):
     def backward(ctx, g):
         diff = ctx.diff
         slope = array_module(diff).clip(diff / diff.dtype.type(ctx.beta), -1, 1)
-        return _difference_grads(ctx, slope * _reduction_scale(g, ctx.reduction, diff.size))
+        return difference_grads(ctx, slope * _reduction_scale(g, ctx.reduction, diff.size))
 
 
 class HuberLoss(Function):
@@ -408,7 +399,7 @@ class HuberLoss(Function):
     def backward(ctx, g):
         diff = ctx.diff
         slope = array_module(diff).clip(diff, -ctx.delta, ctx.delta)
-        return _difference_grads(ctx, slope * _reduction_scale(g, ctx.reduction, diff.size))
+        return difference_grads(ctx, slope * _reduction_scale(g, ctx.reduction, diff.size))
 
 
 class KLDiv(Function):
