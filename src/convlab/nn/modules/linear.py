@@ -13,6 +13,27 @@ from ..parameter import Parameter
 from .module import Module
 
 
+def _weight_and_bias(module, weight_shape, bias_size, bias: bool, device, dtype) -> None:
+    """Register ``weight`` of ``weight_shape`` and ``bias`` of ``(bias_size,)`` (None unless
+    ``bias``), as Linear and the convolutions do; their values come from :func:`_init_weight_and_bias`."""
+    module.weight = Parameter(creation.empty(*weight_shape, dtype=dtype, device=device))
+    if bias:
+        module.bias = Parameter(creation.empty(bias_size, dtype=dtype, device=device))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _init_weight_and_bias(weight, bias) -> None:
+    """PyTorch's default for Linear and the convolutions: weight ~ kaiming_uniform(a=sqrt(5)),
+    i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and bias from the same range (0 when fan_in is 0),
+    ``fan_in = weight.shape[1] * prod(weight.shape[2:])``."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
 def _check_tensor_input(module, input):
     if not isinstance(input, Tensor):
         raise TypeError(f"{module!r}: expected a Tensor input, got {type(input).__name__}")
@@ -57,18 +78,11 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(creation.empty(out_features, in_features, dtype=dtype, device=device))
-        if bias:
-            self.bias = Parameter(creation.empty(out_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in_features), out_features, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        _init_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         params = self._parameters  # one lookup each: this is on every forward pass
