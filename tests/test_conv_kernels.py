@@ -179,3 +179,31 @@ def test_strided_gradcheck_and_transposed_conv():
     check(
         lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("c_out", [16, 32, 48])
+def test_every_tile_shape_matches_torch(c_out, dtype):
+    """Widths 1..29 reach every (rows, blocks) tile the switch compiles, with a leftover single
+    block when C_out is 48; the forward, the input gradient and the weight gradient (whose tile
+    rows run over the (kw, c_in) taps) all agree with torch."""
+    rng = np.random.default_rng(c_out)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {}
+    for width in range(1, 30):
+        c_in = int(rng.integers(1, 6))
+        x = rng.standard_normal((2, c_in, 2, width)).astype(dtype)
+        w = rng.standard_normal((c_out, c_in, 1, 3)).astype(dtype)
+        check(lambda x, w: F.conv2d(x, w, padding=(0, 1)), lambda x, w: TF.conv2d(x, w, padding=(0, 1)), x, w, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tile_shape_keeps_the_most_accumulators(dtype):
+    one, two = _conv_kernels.TILE_ROWS[np.dtype(dtype)]
+    assert _conv_kernels.tile_shape(dtype, 1, 100) == (1, _conv_kernels._balanced(100, one))
+    blocks, rows = _conv_kernels.tile_shape(dtype, 4, 28)
+    assert 1 <= rows <= (one, two)[blocks - 1]
+    assert rows * blocks >= max(_conv_kernels._balanced(28, one), 2 * _conv_kernels._balanced(28, two))
+    # a width of 3 fills 3 rows either way: two blocks per tile then do twice the work per load
+    assert _conv_kernels.tile_shape(dtype, 2, 3) == ((2, 3) if two >= 3 else (1, 3))
+    if _conv_kernels.VECTOR_BYTES == 64:
+        assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((14, 14) if dtype == np.float32 else (14, 7))

@@ -6,19 +6,25 @@ large share of its time packing the huge column matrix (each of its elements is 
 itself. A direct convolution that reads the padded input in place and keeps a register tile of
 outputs for the whole reduction runs at 85-95% of peak and needs no column matrix at all.
 
-The building block is :func:`_tile`: ``C[r, :16] = Z[r, :16] + sum_k A[r, k] * B[k, :16]`` for a
-block of ``r <= 6`` rows (3 in float64) and 16 consecutive output channels, with the reduction
-index ``k`` running over three nested strided loops. It is emitted directly as LLVM IR (vector
-FMAs on ``8 x float32`` / ``4 x float64`` registers, the accumulators kept in registers for the
-whole reduction) because neither NumPy nor numba's auto-vectoriser produce a register-blocked
-micro-kernel. The drivers map the convolution's passes onto it:
+The building block is :func:`_tile`: ``C[r, :] = Z[r, :] + sum_k A[r, k] * B[k, :]`` for a
+block of up to 14 rows and one or two blocks of 16 consecutive output channels, with the
+reduction index ``k`` running over three nested strided loops. It is emitted directly as LLVM
+IR (vector FMAs, the accumulators kept in registers for the whole reduction) because neither
+NumPy nor numba's auto-vectoriser produce a register-blocked micro-kernel. Every tile shape is
+compiled once, unrolled, behind one ``switch``; :func:`tile_shape` picks the shape that keeps
+the most accumulators busy. The vectors are 512-bit where the CPU has AVX-512 (32 registers:
+28 accumulators, e.g. 14 rows x 2 blocks in float32) and 256-bit otherwise (AVX2, 16
+registers); 256-bit FMAs on an AVX-512 machine reach only half its peak. The drivers map the
+convolution's passes onto it:
 
 - forward (and the input gradient: a forward convolution of the padded output gradient with the
-  reflected kernel, per stride phase): a tile is ``r`` consecutive output pixels of one row x 16
-  output channels, the reduction runs over ``(kh, kw, c_in)`` of the padded input, read in
+  reflected kernel, per stride phase): a tile is ``r`` consecutive output pixels of one row x 16 or
+  32 output channels, the reduction runs over ``(kh, kw, c_in)`` of the padded input, read in
   place through its strides; rows of an NCHW output go through a small channels-last buffer so
   every store to the output is a contiguous run;
-- weight gradient: a tile is ``r`` input channels x 16 output channels of one kernel offset;
+- weight gradient: a tile is ``r`` taps x 16 or 32 output channels, the taps being input
+  channels of one kernel offset, or all ``(kw, c_in)`` taps of a kernel row when they are one
+  contiguous run of a channels-last input (so a 1-channel first layer still fills 3 rows);
   the reduction runs over a strip of output rows of one image; each thread sums its images
   into its own copy of the gradient, added up at the end.
 
@@ -31,14 +37,34 @@ the GEMM path otherwise.
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import get_num_threads, njit, prange, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
-BLOCK = 16  # output channels per tile
-MAX_ROWS = {np.dtype(np.float32): 6, np.dtype(np.float64): 3}  # tile rows: accumulators + operands fit 16 registers
+BLOCK = 16  # output channels per block; a tile covers one or two blocks
+
+
+def _host_has_avx512() -> bool:
+    """Whether numba compiles for a CPU with 512-bit vector registers (AVX-512F): numba's
+    ``NUMBA_CPU_FEATURES`` when set, else the host's features as LLVM reports them."""
+    if config.CPU_FEATURES is not None:
+        return "+avx512f" in config.CPU_FEATURES.split(",")
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
+# One vector register: 512 bits with AVX-512 (32 registers), else 256 bits (AVX2, 16 registers).
+VECTOR_BYTES, _REGISTERS = (64, 32) if _host_has_avx512() else (32, 16)
+#: Most tile rows for a tile of (1 block, 2 blocks) of 16 output channels, per dtype: the
+#: ``rows * blocks * 16 / lanes`` accumulators, the block's weight vectors and a broadcast
+#: operand fit the vector registers (AVX-512: 28 accumulators; AVX2: 12).
+TILE_ROWS = (
+    {np.dtype(np.float32): (14, 14), np.dtype(np.float64): (14, 7)}
+    if VECTOR_BYTES == 64
+    else {np.dtype(np.float32): (6, 3), np.dtype(np.float64): (3, 1)}
+)
 _L2_BYTES = 256 * 1024  # weight slice kept hot while a parallel sweep runs over the output rows
 _STRIP_ELEMENTS = 16384  # input + gradient elements of the output rows one weight-gradient strip covers
 _STRIP_PIXELS = 64  # but at least this many pixels: the reduction must outweigh a tile's loads and stores
@@ -46,10 +72,11 @@ _PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a kernel call runs on 
 _COPY_WORK = 8  # a copied element costs about as much time as this many multiply-adds
 
 
-@intrinsic(prefer_literal=True)
+@intrinsic
 def _tile(
     typingctx,
     rows,
+    blocks,
     a,
     a_off,
     a_rs,
@@ -58,6 +85,7 @@ def _tile(
     a_k3,
     b,
     b_off,
+    b_bs,
     b_k1,
     b_k2,
     b_k3,
@@ -71,156 +99,150 @@ def _tile(
     n2,
     n3,
 ):
-    """``C[r, 0:16] = Z[r, 0:16] + sum_{k3,k2,k1} A[r, k] * B[k, 0:16]`` for ``r < rows``, where
+    """``C[r, 0:16*blocks] = Z[r, :] + sum_{k3,k2,k1} A[r, k] * B[k, :]`` for ``r < rows``, where
     (all offsets in elements of the flat arrays ``a``, ``b``, ``c``, ``z``)
     ``A[r, k] = a[a_off + r*a_rs + k1*a_k1 + k2*a_k2 + k3*a_k3]``,
-    ``B[k, j] = b[b_off + k1*b_k1 + k2*b_k2 + k3*b_k3 + j]``, ``C[r, j] = c[c_off + r*c_rs + j]``
-    and the starting values ``Z[r, j] = z[z_off + r*z_rs + j]`` (zeros, a bias with ``z_rs = 0``,
-    or ``C`` itself to accumulate)."""
-    if not isinstance(rows, types.IntegerLiteral):
-        return None
-    n_rows = rows.literal_value
+    ``B[k, 16*m + j] = b[b_off + m*b_bs + k1*b_k1 + k2*b_k2 + k3*b_k3 + j]`` (block ``m`` of 16
+    channels ``b_bs`` elements after block 0), ``C[r, j] = c[c_off + r*c_rs + j]`` and the
+    starting values ``Z[r, j] = z[z_off + r*z_rs + j]`` (zeros, a bias with ``z_rs = 0``, or ``C``
+    itself to accumulate). ``1 <= rows <= TILE_ROWS[dtype][blocks - 1]``, ``blocks`` 1 or 2:
+    every such shape is compiled once, fully unrolled, and a ``switch`` on ``(rows, blocks)``
+    jumps to it."""
     dtype = a.dtype
     sig = types.void(
-        rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
+        rows,
+        blocks,
+        a,
+        a_off,
+        a_rs,
+        a_k1,
+        a_k2,
+        a_k3,
+        b,
+        b_off,
+        b_bs,
+        b_k1,
+        b_k2,
+        b_k3,
+        c,
+        c_off,
+        c_rs,
+        z,
+        z_off,
+        z_rs,
+        n1,
+        n2,
+        n3,
     )
+    itemsize = np.dtype(str(dtype)).itemsize
 
     def codegen(context, builder, signature, args):
-        (
-            _,
-            a_v,
-            a_off_v,
-            a_rs_v,
-            a1,
-            a2,
-            a3,
-            b_v,
-            b_off_v,
-            b1,
-            b2,
-            b3,
-            c_v,
-            c_off_v,
-            c_rs_v,
-            z_v,
-            z_off_v,
-            z_rs_v,
-            k1n,
-            k2n,
-            k3n,
-        ) = args
-        scalar = context.get_value_type(dtype)
-        lanes = 32 // np.dtype(str(dtype)).itemsize  # one 256-bit register
-        vec = ir.VectorType(scalar, lanes)
-        n_vec = BLOCK // lanes
         i64 = ir.IntType(64)
-
-        def data(ty, value):
-            return context.make_array(ty)(context, builder, value).data
 
         def as_i64(value):
             return builder.sext(value, i64) if value.type.width < 64 else value
 
-        a_off_v, a_rs_v, a1, a2, a3 = map(as_i64, (a_off_v, a_rs_v, a1, a2, a3))
-        b_off_v, b1, b2, b3, c_off_v, c_rs_v = map(as_i64, (b_off_v, b1, b2, b3, c_off_v, c_rs_v))
-        z_off_v, z_rs_v = as_i64(z_off_v), as_i64(z_rs_v)
-        k1n, k2n, k3n = map(as_i64, (k1n, k2n, k3n))
-        a0 = builder.gep(data(signature.args[1], a_v), [a_off_v])
-        b0 = builder.gep(data(signature.args[7], b_v), [b_off_v])
-        c0 = builder.gep(data(signature.args[12], c_v), [c_off_v])
-        z0 = builder.gep(data(signature.args[15], z_v), [z_off_v])
+        def data(index):
+            return context.make_array(signature.args[index])(context, builder, args[index]).data
+
+        arrays = (2, 8, 14, 17)
+        ints = [as_i64(value) for i, value in enumerate(args) if i not in arrays]
+        rows_v, blocks_v, a_off_v, a_rs_v, a1, a2, a3, b_off_v, b_bs_v, b1, b2, b3 = ints[:12]
+        c_off_v, c_rs_v, z_off_v, z_rs_v, k1n, k2n, k3n = ints[12:]
+        a0 = builder.gep(data(2), [a_off_v])
+        b0 = builder.gep(data(8), [b_off_v])
+        c0 = builder.gep(data(14), [c_off_v])
+        z0 = builder.gep(data(17), [z_off_v])
+        scalar = context.get_value_type(dtype)
+        lanes = VECTOR_BYTES // itemsize
+        vec = ir.VectorType(scalar, lanes)
+        per_block = BLOCK // lanes  # vector registers per block of 16 channels
         fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{lanes}{'f32' if lanes == 8 else 'f64'}"
+            builder.module,
+            ir.FunctionType(vec, [vec, vec, vec]),
+            f"llvm.fma.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
         )
-        accs = [[cgutils.alloca_once(builder, vec) for _ in range(n_vec)] for _ in range(n_rows)]
-        c_ptrs = [
-            [
-                builder.bitcast(
-                    builder.gep(
-                        c0, [builder.add(builder.mul(c_rs_v, ir.Constant(i64, r)), ir.Constant(i64, v * lanes))]
-                    ),
-                    vec.as_pointer(),
-                )
-                for v in range(n_vec)
-            ]
-            for r in range(n_rows)
-        ]
-        for r in range(n_rows):
-            z_row = builder.gep(z0, [builder.mul(z_rs_v, ir.Constant(i64, r))])
-            for v in range(n_vec):
-                start = builder.bitcast(builder.gep(z_row, [ir.Constant(i64, v * lanes)]), vec.as_pointer())
-                builder.store(builder.load(start, align=np.dtype(str(dtype)).itemsize), accs[r][v])
-        a_rows = [builder.gep(a0, [builder.mul(a_rs_v, ir.Constant(i64, r))]) for r in range(n_rows)]
         broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
-        with cgutils.for_range(builder, k3n) as loop3:
-            a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-            with cgutils.for_range(builder, k2n) as loop2:
-                a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                with cgutils.for_range(builder, k1n) as loop1:
-                    a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
-                    b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
-                    b_vecs = [
-                        builder.load(
-                            builder.bitcast(builder.gep(b_row, [ir.Constant(i64, v * lanes)]), vec.as_pointer()),
-                            align=np.dtype(str(dtype)).itemsize,
-                        )
-                        for v in range(n_vec)
-                    ]
-                    for r in range(n_rows):
-                        s = builder.load(builder.gep(a_rows[r], [a_at]))
-                        splat = builder.shuffle_vector(
-                            builder.insert_element(ir.Constant(vec, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)),
-                            ir.Constant(vec, ir.Undefined),
-                            broadcast,
-                        )
-                        for v in range(n_vec):
-                            builder.store(builder.call(fma, [splat, b_vecs[v], builder.load(accs[r][v])]), accs[r][v])
-        for r in range(n_rows):
-            for v in range(n_vec):
-                builder.store(builder.load(accs[r][v]), c_ptrs[r][v], align=np.dtype(str(dtype)).itemsize)
+
+        def vector_at(base, offset):
+            return builder.bitcast(builder.gep(base, [offset]), vec.as_pointer())
+
+        def const(value):
+            return ir.Constant(i64, value)
+
+        def emit(n_rows, n_blocks):
+            """The fully unrolled tile of ``n_rows x n_blocks`` blocks; accumulators in registers."""
+            lane_offsets = [m * BLOCK + v * lanes for m in range(n_blocks) for v in range(per_block)]
+            accs = [[cgutils.alloca_once(builder, vec) for _ in lane_offsets] for _ in range(n_rows)]
+            for r in range(n_rows):
+                z_row = builder.gep(z0, [builder.mul(z_rs_v, const(r))])
+                for acc, lane in zip(accs[r], lane_offsets):
+                    builder.store(builder.load(vector_at(z_row, const(lane)), align=itemsize), acc)
+            b_blocks = [builder.mul(b_bs_v, const(m)) for m in range(n_blocks)]
+            b_offsets = [builder.add(b_blocks[m], const(v * lanes)) for m in range(n_blocks) for v in range(per_block)]
+            a_rows = [builder.gep(a0, [builder.mul(a_rs_v, const(r))]) for r in range(n_rows)]
+            with cgutils.for_range(builder, k3n) as loop3:
+                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
+                with cgutils.for_range(builder, k2n) as loop2:
+                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
+                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
+                    with cgutils.for_range(builder, k1n) as loop1:
+                        a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
+                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
+                        b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
+                        for r in range(n_rows):
+                            s = builder.load(builder.gep(a_rows[r], [a_at]))
+                            splat = builder.shuffle_vector(
+                                builder.insert_element(
+                                    ir.Constant(vec, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)
+                                ),
+                                ir.Constant(vec, ir.Undefined),
+                                broadcast,
+                            )
+                            for acc, b_vec in zip(accs[r], b_vecs):
+                                builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
+            for r in range(n_rows):
+                c_row = builder.gep(c0, [builder.mul(c_rs_v, const(r))])
+                for acc, lane in zip(accs[r], lane_offsets):
+                    builder.store(builder.load(acc), vector_at(c_row, const(lane)), align=itemsize)
+
+        done = builder.append_basic_block("tile.done")
+        shape = builder.add(builder.mul(rows_v, const(4)), blocks_v)
+        switch = builder.switch(shape, done)
+        for n_blocks, max_rows in enumerate(TILE_ROWS[np.dtype(str(dtype))], start=1):
+            for n_rows in range(1, max_rows + 1):
+                case = builder.append_basic_block(f"tile.{n_rows}x{n_blocks}")
+                switch.add_case(const(n_rows * 4 + n_blocks), case)
+                builder.position_at_end(case)
+                emit(n_rows, n_blocks)
+                builder.branch(done)
+        builder.position_at_end(done)
         return context.get_dummy_value()
 
     return sig, codegen
 
 
 @njit(cache=True)
-def _tile_rows(
-    rows, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-):
-    """:func:`_tile` for a run-time row count ``1 <= rows <= 6`` (one compiled tile per count)."""
-    if rows == 6:
-        _tile(
-            6, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-    elif rows == 5:
-        _tile(
-            5, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-    elif rows == 4:
-        _tile(
-            4, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-    elif rows == 3:
-        _tile(
-            3, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-    elif rows == 2:
-        _tile(
-            2, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-    else:
-        _tile(
-            1, a, a_off, a_rs, a_k1, a_k2, a_k3, b, b_off, b_k1, b_k2, b_k3, c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3
-        )
-
-
-@njit(cache=True)
 def _balanced(remaining, max_rows):
     """Rows of the next tile when ``remaining`` rows are left: tiles of near-equal size
-    (14 = 5 + 5 + 4, not 6 + 6 + 2), so no tile is much smaller than the register budget."""
+    (30 = 10 + 10 + 10, not 14 + 14 + 2), so no tile is much smaller than the register budget."""
     n_tiles = (remaining + max_rows - 1) // max_rows
     return (remaining + n_tiles - 1) // n_tiles
+
+
+def tile_shape(dtype, n_blocks, width):
+    """``(blocks, rows)``: the tile for ``n_blocks`` blocks of 16 output channels and a run of
+    ``width`` tile rows that keeps the most accumulators busy on average (more rows and blocks
+    per tile: each loaded weight vector and broadcast input value feeds more FMAs)."""
+    best, best_busy = (1, 1), 0.0
+    for blocks, max_rows in enumerate(TILE_ROWS[np.dtype(dtype)], start=1):
+        if blocks > n_blocks:
+            break
+        rows = _balanced(width, max_rows)
+        busy = rows * n_blocks / -(-n_blocks // blocks)  # rows x blocks, averaged over the block steps
+        if busy >= best_busy:
+            best, best_busy = (blocks, rows), busy
+    return best
 
 
 def _chunks(work) -> int:
@@ -262,7 +284,8 @@ def _forward_rows(
     stride_w,
     dil_h,
     dil_w,
-    max_rows,
+    tile_blocks,
+    tile_rows,
     row0,
     row1,
 ):
@@ -285,7 +308,8 @@ def _forward_rows(
         n1, a1, b1, n2, a2, b2 = c, sc, BLOCK, kw, dil_w * sw, c * BLOCK
     a3, b3 = dil_h * sh, kw * c * BLOCK
     n_blocks = c_out // BLOCK
-    group = max(1, _L2_BYTES // (block * wf.itemsize))  # weight tiles that stay in cache together
+    # weight blocks that stay in cache together: a whole number of tiles
+    group = max(tile_blocks, _L2_BYTES // (block * wf.itemsize) // tile_blocks * tile_blocks)
     row_buffer = np.empty(0 if direct else ow * min(group, n_blocks) * BLOCK, dtype=yf.dtype)
     for g0 in range(0, n_blocks, group):
         g1 = min(n_blocks, g0 + group)
@@ -295,59 +319,40 @@ def _forward_rows(
             i = row - n * oh
             a_row = x_base + n * sn + i * stride_h * sh
             y_row = y_base + n * ysn + i * ysh
-            for blk in range(g0, g1):
+            for blk in range(g0, g1, tile_blocks):
+                blocks = min(tile_blocks, g1 - blk)
                 j = 0
                 while j < ow:
-                    r = _balanced(ow - j, max_rows)
-                    a_off = a_row + j * stride_w * sw
+                    r = _balanced(ow - j, tile_rows)
                     if direct:
-                        _tile_rows(
-                            r,
-                            xf,
-                            a_off,
-                            stride_w * sw,
-                            a1,
-                            a2,
-                            a3,
-                            wf,
-                            blk * block,
-                            b1,
-                            b2,
-                            b3,
-                            yf,
-                            y_row + j * ysw + blk * BLOCK,
-                            ysw,
-                            init,
-                            blk * BLOCK,
-                            0,
-                            n1,
-                            n2,
-                            kh,
-                        )
+                        c_buf, c_off, c_rs = yf, y_row + j * ysw + blk * BLOCK, ysw
                     else:
-                        _tile_rows(
-                            r,
-                            xf,
-                            a_off,
-                            stride_w * sw,
-                            a1,
-                            a2,
-                            a3,
-                            wf,
-                            blk * block,
-                            b1,
-                            b2,
-                            b3,
-                            row_buffer,
-                            j * width + (blk - g0) * BLOCK,
-                            width,
-                            init,
-                            blk * BLOCK,
-                            0,
-                            n1,
-                            n2,
-                            kh,
-                        )
+                        c_buf, c_off, c_rs = row_buffer, j * width + (blk - g0) * BLOCK, width
+                    _tile(
+                        r,
+                        blocks,
+                        xf,
+                        a_row + j * stride_w * sw,
+                        stride_w * sw,
+                        a1,
+                        a2,
+                        a3,
+                        wf,
+                        blk * block,
+                        block,
+                        b1,
+                        b2,
+                        b3,
+                        c_buf,
+                        c_off,
+                        c_rs,
+                        init,
+                        blk * BLOCK,
+                        0,
+                        n1,
+                        n2,
+                        kh,
+                    )
                     j += r
             if not direct:
                 for k in range(width):
@@ -376,7 +381,8 @@ def _forward_parallel(
     stride_w,
     dil_h,
     dil_w,
-    max_rows,
+    tile_blocks,
+    tile_rows,
     rows,
     chunks,
 ):
@@ -400,7 +406,8 @@ def _forward_parallel(
             stride_w,
             dil_h,
             dil_w,
-            max_rows,
+            tile_blocks,
+            tile_rows,
             t * rows // chunks,
             (t + 1) * rows // chunks,
         )
@@ -425,7 +432,7 @@ def conv2d_forward(
     yf, (ysn, ysh, ysw, ysc) = flat_strides(y)
     oh, ow = y.shape[1:3] if out_size is None else out_size
     init = np.zeros(y.shape[3], y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
-    max_rows = MAX_ROWS[y.dtype]
+    tile_blocks, tile_rows = tile_shape(y.dtype, wpk.shape[0], ow)
     n_batch = y.shape[0]
     x_base = x_corner[0] * sh + x_corner[1] * sw
     y_base = y_corner[0] * ysh + y_corner[1] * ysw
@@ -450,7 +457,8 @@ def conv2d_forward(
         stride_w,
         dil_h,
         dil_w,
-        max_rows,
+        tile_blocks,
+        tile_rows,
     )
     if chunks == 1:
         _forward_rows(*args, 0, n_batch * oh)
@@ -460,12 +468,16 @@ def conv2d_forward(
 
 @njit(cache=True)
 def _weight_grad_images(
-    xf, sn, sh, sw, sc, c, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, acc, max_rows, n0, n1
+    xf, sn, sh, sw, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, taps, acc, tile_blocks, tile_rows, n0, n1
 ):
     """Adds the weight gradient of images ``n0 <= n < n1`` into ``acc`` ``(KH, KW, C, C_out)``;
-    the input is read through its element strides, ``g`` must be channels-last."""
+    the input is read through its element strides, ``g`` must be channels-last. ``taps`` =
+    ``(n_q, span, a_rs, q_step)``: a tile's rows run over ``span`` taps ``a_rs`` elements apart
+    (the input channels, or every ``(kw, c)`` tap of a kernel row when they are one contiguous
+    run), for ``n_q`` column offsets ``q_step`` apart."""
+    n_q, span, a_rs, q_step = taps
     hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
-    kh, kw = acc.shape[0], acc.shape[1]
+    kh, kw, c = acc.shape[0], acc.shape[1], acc.shape[2]
     gf, af = g.reshape(-1), acc.reshape(-1)
     n_blocks = c_out // BLOCK
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
@@ -476,42 +488,45 @@ def _weight_grad_images(
             n_rows = min(strip, oh - i0)
             g_at = ((n * hg + g_top + i0) * wg + g_left) * c_out
             for p in range(kh):
-                for q in range(kw):
-                    a_at = n * sn + (i0 * stride_h + p * dil_h) * sh + q * dil_w * sw
+                for q in range(n_q):
+                    a_at = n * sn + (i0 * stride_h + p * dil_h) * sh + q * q_step
                     out = (p * kw + q) * c * c_out
-                    ci = 0
-                    while ci < c:
-                        r = _balanced(c - ci, max_rows)
-                        for blk in range(n_blocks):
-                            _tile_rows(
+                    t = 0
+                    while t < span:
+                        r = _balanced(span - t, tile_rows)
+                        for blk in range(0, n_blocks, tile_blocks):
+                            at = out + t * c_out + blk * BLOCK
+                            _tile(
                                 r,
+                                min(tile_blocks, n_blocks - blk),
                                 xf,
-                                a_at + ci * sc,
-                                sc,
+                                a_at + t * a_rs,
+                                a_rs,
                                 stride_w * sw,
                                 stride_h * sh,
                                 0,
                                 gf,
                                 g_at + blk * BLOCK,
+                                BLOCK,
                                 c_out,
                                 wg * c_out,
                                 0,
                                 af,
-                                out + ci * c_out + blk * BLOCK,
+                                at,
                                 c_out,
                                 af,
-                                out + ci * c_out + blk * BLOCK,
+                                at,
                                 c_out,
                                 ow,
                                 n_rows,
                                 1,
                             )
-                        ci += r
+                        t += r
 
 
 @njit(parallel=True, cache=True)
 def _weight_grad_parallel(
-    xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows
+    xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, taps, partial, tile_blocks, tile_rows
 ):
     chunks = partial.shape[0]
     for t in prange(chunks):
@@ -520,8 +535,6 @@ def _weight_grad_parallel(
             sn,
             sh,
             sw,
-            sc,
-            c,
             g,
             g_top,
             g_left,
@@ -530,9 +543,10 @@ def _weight_grad_parallel(
             stride_h,
             stride_w,
             dil_h,
-            dil_w,
+            taps,
             partial[t],
-            max_rows,
+            tile_blocks,
+            tile_rows,
             t * n_batch // chunks,
             (t + 1) * n_batch // chunks,
         )
@@ -549,35 +563,18 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     Each thread sums its share of the images into its own gradient; the shares are added last.
     """
     (xf, (sn, sh, sw, sc)), (n_batch, c), c_out = flat_strides(xp), (xp.shape[0], xp.shape[3]), g.shape[-1]
-    max_rows = MAX_ROWS[xp.dtype]
+    if dil_w == 1 and sw == c and (sc == 1 or c == 1):
+        taps = (1, kw * c, 1, 0)  # channels-last, undilated: a kernel row's (kw, c) taps are one run
+    else:
+        taps = (kw, c, sc, dil_w * sw)
+    tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps[1])
     chunks = min(_chunks(n_batch * oh * ow * kh * kw * c * c_out), n_batch)
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
+    geometry = (oh, ow, stride_h, stride_w, dil_h, taps)
     if chunks == 1:
-        _weight_grad_images(
-            xf,
-            sn,
-            sh,
-            sw,
-            sc,
-            c,
-            g,
-            g_top,
-            g_left,
-            oh,
-            ow,
-            stride_h,
-            stride_w,
-            dil_h,
-            dil_w,
-            partial[0],
-            max_rows,
-            0,
-            n_batch,
-        )
+        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
         return partial[0]
-    _weight_grad_parallel(
-        xf, sn, sh, sw, sc, c, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, dil_w, partial, max_rows
-    )
+    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
     return partial.sum(axis=0)
 
 

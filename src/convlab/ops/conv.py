@@ -426,7 +426,7 @@ def _is_depthwise(w, groups) -> bool:
 # tiles of 16 channels) or depthwise with one output per channel ("depthwise"); the GEMM and
 # array-op paths (any array module, any dims and groups) take the rest.
 def _compiled_path(a, c_out, c_per_group, geom: ConvGeometry, groups):
-    if type(a) is not np.ndarray or a.dtype not in _kernels.MAX_ROWS or len(geom.kernel) > 2:
+    if type(a) is not np.ndarray or a.dtype not in _kernels.TILE_ROWS or len(geom.kernel) > 2:
         return None
     if groups == 1 and c_out % _kernels.BLOCK == 0:
         return "dense"
@@ -732,7 +732,8 @@ def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, saved=None, g_source=N
     if path == "dense":
         padded = kept if kind == "padded" else _padded(xl, geom.pad_lo, geom.pad_hi, "any")
         if g_source is None:
-            g_source = (np.ascontiguousarray(gl), (0,) * len(geom.kernel))
+            no_padding = (0,) * len(geom.kernel)
+            g_source = (_padded(gl, no_padding, no_padding, "channels_last"), no_padding)  # one parallel copy
         return _direct_weight_grad(padded, *g_source, geom)
     if kind is None and groups > 1 and xl.shape[-1] == groups:
         return _depthwise_weight_grad(xl, gl, geom, groups)
