@@ -355,6 +355,21 @@ def test_bad_arguments_raise_like_torch(cl, th, match):
     assert str(err).split(":")[0].endswith("()")  # names the function
 
 
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_adaptive_pool_output_size_none_is_a_type_error_like_torch(kind, n):
+    """output_size=None itself (not a None entry, which keeps a dim) is refused, as by PyTorch."""
+    name = f"adaptive_{kind}_pool{n}d"
+    expected = "an int" if n == 1 else f"an int or a tuple of {n} entries, each an int or None"
+    x = np.zeros((1, 2) + (4,) * n, np.float32)
+    err = both_raise(lambda t: getattr(F, name)(t, None), lambda t: getattr(TF, name)(t, None), x,
+                     match=f"{name}(): output_size must be {expected}, got None")
+    assert isinstance(err, TypeError)
+    layer = f"Adaptive{kind.capitalize()}Pool{n}d"
+    with pytest.raises(TypeError, match=rf"{layer}\(output_size=None\): output_size must be"):
+        getattr(nn, layer)(None)
+
+
 def test_errors_name_function_argument_expected_and_received():
     with pytest.raises(ValueError, match=r"max_pool2d\(\): expected input of shape \(N, C, H, W\) or \(C, H, W\).*got shape \(8, 1, 1, 28, 28\)"):
         F.max_pool2d(convlab.zeros(8, 1, 1, 28, 28), 2)

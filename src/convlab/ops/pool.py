@@ -176,12 +176,12 @@ def _output_size_arg(who, output_size, in_size):
     """Adaptive pooling's ``output_size``: an int or a tuple whose ``None`` entries keep the input
     size (2-d and 3-d only, as in PyTorch)."""
     n = len(in_size)
-    if output_size is None or isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
         values = (output_size,) * n
     elif isinstance(output_size, (tuple, list)) and len(output_size) == n:
         values = tuple(output_size)
     else:
-        expected = "an int" if n == 1 else f"an int or a tuple of {n} ints or None"
+        expected = "an int" if n == 1 else f"an int or a tuple of {n} entries, each an int or None"
         raise TypeError(f"{who}: output_size must be {expected}, got {output_size!r}")
     out = []
     for v, size in zip(values, in_size):
