@@ -175,6 +175,25 @@ def test_input_errors():
         F.dropout([1.0, 2.0])
 
 
+def test_dropout2d_layer_on_3d_input_drops_rows_like_torch():
+    """PyTorch 2.13 does not treat a 3-D input to Dropout2d as unbatched (C, H, W): it warns and
+    reads it as (N, C, L), so the unit dropped together is x[i, j, :], not the map x[i]."""
+    shape, p = (8, 50, 6), 0.5
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="interpreted as shape \\(N, C, L\\)"):
+        theirs = torch.nn.Dropout2d(p)(torch.ones(shape, dtype=torch.float64)).numpy()
+    x = convlab.ones(*shape, dtype=convlab.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match="treats it as \\(N, C, L\\)"):
+        ours = nn.Dropout2d(p)(x)
+    ours.backward(convlab.ones(*shape, dtype=convlab.float64))
+    for y in (theirs, ours.detach().numpy(), x.grad.numpy()):
+        np.testing.assert_array_equal(y, np.broadcast_to(y[..., :1], shape))  # row x[i, j, :] kept or dropped
+        assert set(np.unique(y)) == {0.0, 1 / (1 - p)}
+        assert all(len(np.unique(y[i])) == 2 for i in range(shape[0]))  # rows of one map x[i] differ
+    low, high = _keep_fraction_bounds(p, shape[0] * shape[1])
+    assert low < (ours.detach().numpy()[..., 0] != 0).mean() < high
+
+
 def test_dropout2d_warns_like_torch_for_3d_input():
     x = convlab.ones(2, 3, 4)
     with pytest.warns(UserWarning, match="treats it as \\(N, C, L\\)"):

@@ -112,6 +112,25 @@ def test_module_running_stats_then_eval_match_torch(n, shape, momentum):
     assert ours.num_batches_tracked.item() == 4
 
 
+@pytest.mark.parametrize("momentum", [0.1, None, 0.7])
+@pytest.mark.parametrize("n, shape", [(1, (6, 3)), (1, (4, 3, 5)), (2, (4, 3, 5, 6)), (3, (2, 3, 2, 3, 4))])
+def test_running_stats_after_float64_training_steps_equal_torch(n, shape, momentum):
+    """Several SGD steps in float64 (batches of growing mean and spread): running_mean, the
+    unbiased running_var, num_batches_tracked and the affine parameters equal PyTorch's to 1e-12."""
+    ours = getattr(nn, f"BatchNorm{n}d")(3, momentum=momentum).double()
+    theirs = getattr(torch.nn, f"BatchNorm{n}d")(3, momentum=momentum).double()
+    opt, topt = convlab.optim.SGD(ours.parameters(), lr=0.1), torch.optim.SGD(theirs.parameters(), lr=0.1)
+    rng = np.random.default_rng(11)
+    for step in range(6):
+        x = rng.standard_normal(shape) * (step + 1) + 2 * step
+        opt.zero_grad(), topt.zero_grad()
+        check(ours, theirs, x)  # output and input gradient; the same output gradient reaches both weights and biases
+        opt.step(), topt.step()
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), rtol=1e-12, atol=1e-12, err_msg=key)
+    assert ours.num_batches_tracked.item() == 6 and ours.running_var.dtype == np.float64
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"affine": False}, {"track_running_stats": False}, {"affine": False, "track_running_stats": False}, {"bias": False},

@@ -7,6 +7,7 @@ gradchecks, PyTorch's tie rules, the seed worked examples, and the error message
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +204,35 @@ def test_l2_pooling_is_the_patch_norm():
     np.testing.assert_allclose(y, np.sqrt((patches**2).sum(axis=(3, 5))), rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lp_pool_inf_norm_is_max_pool_of_abs_like_torch(n, ceil_mode, dtype):
+    """PyTorch computes norm_type=inf as max_pool(|x|): gradient sign(x) at each window's argmax of |x|."""
+    rng = np.random.default_rng(2500 + n)
+    shape = (2, 3) + (5, 4, 5)[:n]
+    signs = rng.choice([-1.0, 1.0], shape)
+    x = _distinct(rng, shape) * signs  # distinct |x|: no ties, so finite differences agree
+    cl, th = getattr(F, f"lp_pool{n}d"), getattr(TF, f"lp_pool{n}d")
+    args = dict(norm_type=float("inf"), kernel_size=2, stride=(1, 2, 2)[:n] if n > 1 else 2, ceil_mode=ceil_mode)
+    check(lambda t: cl(t, **args), lambda t: th(t, **args), x.astype(dtype))
+    gradcheck(lambda t: cl(t, **args), x[:1])
+    ties = rng.integers(-2, 3, shape).astype(dtype)  # equal |x| of both signs, zeros: first argmax, sign(0) = 0
+    check(lambda t: cl(t, float("inf"), 2), lambda t: th(t, float("inf"), 2), ties)
+
+
+@pytest.mark.parametrize("norm_type", [1.5, 3])
+def test_lp_pool_negative_input_is_nan_like_torch_without_warning(norm_type):
+    """A negative x to a fractional power (or a negative window sum to the 1/3) is NaN in both
+    libraries, forward and backward; NumPy's 'invalid value' warning must not leak."""
+    x = np.array([[[-1.0, 2.0, 3.0, 4.0, -0.5, -0.25], [0.0, -3.0, 1.0, 1.0, 2.0, -2.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = check(lambda t: F.lp_pool1d(t, norm_type, 2), lambda t: TF.lp_pool1d(t, norm_type, 2), x)[0]
+        check(lambda t: F.lp_pool2d(t, norm_type, 2), lambda t: TF.lp_pool2d(t, norm_type, 2), x[None])
+    assert np.isnan(y.detach().numpy()).any()
+
+
 # ------------------------------------------------------------------------------ adaptive pooling
 def _adaptive_case(rng, n):
     spatial = [int(s) for s in rng.integers(1, 10, n)]
@@ -323,6 +353,21 @@ X4 = np.zeros((1, 2, 5, 5), dtype=np.float32)
 def test_bad_arguments_raise_like_torch(cl, th, match):
     err = both_raise(cl, th, X4, match=match)
     assert str(err).split(":")[0].endswith("()")  # names the function
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_adaptive_pool_output_size_none_is_a_type_error_like_torch(kind, n):
+    """output_size=None itself (not a None entry, which keeps a dim) is refused, as by PyTorch."""
+    name = f"adaptive_{kind}_pool{n}d"
+    expected = "an int" if n == 1 else f"an int or a tuple of {n} entries, each an int or None"
+    x = np.zeros((1, 2) + (4,) * n, np.float32)
+    err = both_raise(lambda t: getattr(F, name)(t, None), lambda t: getattr(TF, name)(t, None), x,
+                     match=f"{name}(): output_size must be {expected}, got None")
+    assert isinstance(err, TypeError)
+    layer = f"Adaptive{kind.capitalize()}Pool{n}d"
+    with pytest.raises(TypeError, match=rf"{layer}\(output_size=None\): output_size must be"):
+        getattr(nn, layer)(None)
 
 
 def test_errors_name_function_argument_expected_and_received():

@@ -25,6 +25,7 @@ LAYERS = [
     ("LPPool2d", (2, (2, 3)), {"stride": 1}),
     ("LPPool2d", (1.5, 2), {"ceil_mode": True}),
     ("LPPool3d", (2, 2), {}),
+    ("LPPool2d", (float("inf"), 2), {"ceil_mode": True}),
     ("AdaptiveAvgPool1d", (3,), {}),
     ("AdaptiveAvgPool2d", (1,), {}),
     ("AdaptiveAvgPool2d", ((None, 3),), {}),

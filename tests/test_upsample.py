@@ -199,6 +199,11 @@ def test_gpu_formulation_matches_the_cpu_kernel(mode):
         ),
         ((1, 1, 4, 4), dict(scale_factor=0.2), "spatial sizes must be positive, got input (4, 4) and output (0, 0)"),
         ((1, 1, 4, 4), dict(size=(0, 2)), "got input (4, 4) and output (0, 2)"),
+        (
+            (1, 1, 4, 4),
+            dict(size=(-1, 2), mode="area"),
+            "input spatial sizes must be positive and output sizes non-negative, got input (4, 4) and output (-1, 2)",
+        ),
         ((1, 1, 4, 4), dict(scale_factor=2, mode="linear-ish"), "unknown mode 'linear-ish'"),
         (
             (1, 1, 4),
@@ -215,6 +220,29 @@ def test_interpolate_bad_input(shape, kwargs, match):
         match=match,
     )
     assert str(err).startswith("interpolate(): ")
+
+
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((1, 2, 5), dict(scale_factor=0.1)),
+        ((1, 2, 5, 5), dict(scale_factor=0.1)),
+        ((1, 2, 5, 5), dict(scale_factor=0.1, recompute_scale_factor=True)),
+        ((1, 2, 5, 5), dict(size=(0, 3))),
+        ((1, 2, 5, 4, 3), dict(scale_factor=(0.1, 1, 1))),
+    ],
+    ids=str,
+)
+def test_interpolate_area_to_zero_size_is_empty_like_torch(shape, kwargs):
+    """'area' is adaptive average pooling, which PyTorch lets return an empty tensor (the other
+    modes refuse a zero output size). PyTorch's backward of it raises; convlab's gradient is zero."""
+    x = np.random.default_rng(0).standard_normal(shape)
+    y = check(lambda t: F.interpolate(t, mode="area", **kwargs), lambda t: TF.interpolate(t, mode="area", **kwargs), x,
+              grad=False)[0]
+    assert 0 in y.shape
+    t = convlab.tensor(x, requires_grad=True)
+    F.interpolate(t, mode="area", **kwargs).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.zeros(shape))
 
 
 def test_interpolate_rejects_integer_input_for_interpolating_modes():

@@ -176,12 +176,12 @@ def _output_size_arg(who, output_size, in_size):
     """Adaptive pooling's ``output_size``: an int or a tuple whose ``None`` entries keep the input
     size (2-d and 3-d only, as in PyTorch)."""
     n = len(in_size)
-    if output_size is None or isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
         values = (output_size,) * n
     elif isinstance(output_size, (tuple, list)) and len(output_size) == n:
         values = tuple(output_size)
     else:
-        expected = "an int" if n == 1 else f"an int or a tuple of {n} ints or None"
+        expected = "an int" if n == 1 else f"an int or a tuple of {n} entries, each an int or None"
         raise TypeError(f"{who}: output_size must be {expected}, got {output_size!r}")
     out = []
     for v, size in zip(values, in_size):
@@ -572,17 +572,18 @@ class LPPool(Function):
     """Power-average pooling, PyTorch's formula: y = (K * avg_pool(x^p))^(1/p), K = kernel volume.
 
     Without ``ceil_mode`` this is ``(sum over the window of x^p)^(1/p)``: p = 2 is the L2 pooling
-    of the lecture, p -> inf tends to max pooling (for non-negative x), p = 1 is sum pooling.
+    of the lecture, p -> inf tends to max pooling of |x| (which :func:`lp_pool2d` computes for
+    p = inf, as PyTorch), p = 1 is sum pooling. A negative x to a fractional power, or a negative
+    window sum under an odd p, is NaN (silently, as in PyTorch).
     Gradient, with s = K * avg_pool(x^p): dL/dx = avg_pool_backward(dL/dy * K * y / (p s)) * p x^(p-1),
     and 0 for windows where s = 0 (as PyTorch, whose relu(|s|) blocks it there).
     """
 
     @staticmethod
     def forward(ctx, x, geom, norm_type):
-        powered = x**norm_type
         divisor = _avg_divisor(geom, True, None, array_module(x), x.dtype)
-        s = _avg_pool_forward(powered, geom, divisor) * geom.n_offsets
         with np.errstate(invalid="ignore"):
+            s = _avg_pool_forward(x**norm_type, geom, divisor) * geom.n_offsets
             y = s ** (1.0 / norm_type)
         if ctx.needs_input_grad[0]:
             ctx.x, ctx.s, ctx.y, ctx.geom, ctx.divisor, ctx.norm_type = x, s, y, geom, divisor, norm_type
@@ -933,6 +934,8 @@ def _lp_pool(who, n, input, norm_type, kernel_size, stride, ceil_mode):
     if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, bool) or not norm_type > 0:
         raise ValueError(f"{who}: norm_type must be a positive number, got {norm_type!r}")
     geom = _geometry(who, x.shape[-n:], kernel_size, stride, 0, 1, ceil_mode, False)
+    if norm_type == math.inf:  # the limit p -> inf, computed as PyTorch does: max pooling of |x|
+        return MaxPool.apply(x.abs(), geom=geom, return_indices=False)
     _check_avg_pool3d_input(who, geom)
     return LPPool.apply(x, geom=geom, norm_type=float(norm_type))
 
@@ -945,9 +948,11 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """2-D power-average pooling: ``(sum over the window of x^p)^(1/p)`` with ``p = norm_type``.
 
-    ``norm_type=2`` is L2 pooling (the L2 norm of each patch, seed 001). No padding; with
-    ``ceil_mode`` a partial window's sum is scaled by kernel volume / its element count (PyTorch
-    computes ``(K * avg_pool2d(x^p))^(1/p)``).
+    ``norm_type=2`` is L2 pooling (the L2 norm of each patch, seed 001); ``norm_type=float('inf')``
+    is the limit, max pooling of ``|x|`` (its gradient routed through the argmax, as PyTorch).
+    No padding; with ``ceil_mode`` a partial window's sum is scaled by kernel volume / its element
+    count (PyTorch computes ``(K * avg_pool2d(x^p))^(1/p)``). Fractional powers of negative
+    inputs are NaN, as in PyTorch.
 
     Example::
 

@@ -470,9 +470,15 @@ def _output_geometry(who, input, size, scale_factor, recompute_scale_factor, mod
         out_size = tuple(math.floor(s * f) for s, f in zip(spatial, factors))
         # area always works from sizes; otherwise the kernels use 1/scale_factor unless told to recompute.
         scales = (None,) * n if recompute_scale_factor or mode == "area" else factors
-    if 0 in spatial or any(o <= 0 for o in out_size):
+    empty_ok = mode == "area"  # adaptive average pooling, which PyTorch lets return an empty tensor
+    if 0 in spatial or any(o < 0 or (o == 0 and not empty_ok) for o in out_size):
+        sizes = (
+            "input spatial sizes must be positive and output sizes non-negative"
+            if empty_ok
+            else "input and output spatial sizes must be positive"
+        )
         raise ValueError(
-            f"{who}: input and output spatial sizes must be positive, got input {spatial} and output {out_size}"
+            f"{who}: {sizes}, got input {spatial} and output {out_size}"
             + (f" (from scale_factor={scale_factor!r})" if scale_factor is not None else "")
         )
     return out_size, scales
@@ -501,7 +507,8 @@ def interpolate(
             output size is ``floor(in * scale_factor)``.
         mode: ``'nearest'`` (index ``floor(i * scale)``), ``'nearest-exact'`` (pixel centres,
             ``floor((i + 0.5) * scale)``), ``'linear'`` (3-D input), ``'bilinear'`` and
-            ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) or ``'area'`` (adaptive average pooling).
+            ``'bicubic'`` (4-D), ``'trilinear'`` (5-D) or ``'area'`` (adaptive average pooling;
+            the only mode that accepts an output size of 0, giving an empty tensor, as PyTorch).
         align_corners: linear/cubic modes only: map the corner pixels' centres onto each other
             (scale ``(in - 1) / (out - 1)``) instead of the corners of the grids (default False).
         recompute_scale_factor: with ``scale_factor``, True makes the kernels use the computed

@@ -176,7 +176,8 @@ class LPPool2d(_LPPoolNd):
     """2-D power-average pooling: ``(sum over the window of x^p)^(1/p)``, ``p = norm_type``.
 
     ``LPPool2d(2, k)`` is the L2 pooling of seed 001 (the L2 norm of each patch); large p
-    approaches max pooling, p = 1 is sum pooling. No padding.
+    approaches max pooling, ``p = float('inf')`` is max pooling of ``|x|``, p = 1 is sum pooling.
+    No padding.
 
     Example::
 
