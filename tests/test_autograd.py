@@ -312,6 +312,28 @@ def test_no_grad_enable_grad_and_set_grad_enabled():
         convlab.set_grad_enabled("no")
 
 
+def test_no_grad_and_enable_grad_decorate_without_parentheses_like_torch():
+    @convlab.no_grad
+    def infer(t):
+        return t * 2
+
+    @convlab.enable_grad
+    def train(t):
+        return t * 2
+
+    @torch.no_grad
+    def torch_infer(t):
+        return t * 2
+
+    x, tx = _pair([1.0, 2.0])
+    assert infer.__name__ == "infer"
+    assert not infer(x).requires_grad and not torch_infer(tx).requires_grad
+    assert convlab.is_grad_enabled()
+    with convlab.no_grad():
+        assert train(x).requires_grad
+        assert not convlab.is_grad_enabled()
+
+
 def test_grad_mode_is_per_thread_like_torch():
     seen = {}
 

@@ -105,6 +105,18 @@ def test_identity_in_eval_and_for_p_zero_and_zeros_for_p_one():
         assert layer.train()(z).shape == z.shape
 
 
+@pytest.mark.parametrize("name, shape", [
+    ("dropout", (3, 4)), ("dropout2d", (2, 3, 2, 2)), ("alpha_dropout", (3, 4)), ("feature_alpha_dropout", (2, 3, 2, 2)),
+])
+def test_dropout_gradcheck_with_a_fixed_mask(name, shape):
+    def fn(t):
+        convlab.manual_seed(3)  # the same mask on every call of the finite differences
+        return getattr(F, name)(t, 0.4, training=True)
+
+    x = convlab.tensor(np.random.default_rng(5).standard_normal(shape), requires_grad=True)
+    assert convlab.autograd.gradcheck(fn, (x,))
+
+
 def test_deterministic_under_manual_seed():
     x = convlab.ones(1000)
     convlab.manual_seed(7)

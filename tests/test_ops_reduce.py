@@ -104,6 +104,13 @@ def test_full_max_min_share_the_gradient_among_ties_like_torch(name):
         check(lambda t: getattr(t, name)(1, True), lambda t: getattr(t, name)(1, True), x)
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_full_max_min_gradcheck(name):
+    x = np.random.default_rng(9).permutation(12).reshape(3, 4) * 0.1  # distinct values, no tie
+    gradcheck(lambda t: getattr(t, name)(), x)
+    gradcheck(lambda t: getattr(convlab, name)(t), x)
+
+
 def test_max_with_a_tensor_is_elementwise_maximum():
     a, b = np.array([1.0, 5.0]), np.array([2.0, 3.0])
     check(lambda x, y: x.max(y), lambda x, y: x.max(y), a, b)

@@ -157,6 +157,11 @@ def test_inplace_errors_where_torch_raises_and_where_convlab_cannot_record():
         convlab.zeros(2).add_(convlab.zeros(2, 2))
     with pytest.raises(RuntimeError, match="add_\\(\\): result of dtype float64 can't be written into a tensor of dtype int64"):
         convlab.tensor([1, 2]).add_(np.array([0.5, 0.5]))
+    with pytest.raises(RuntimeError, match="fill_\\(\\): the value must be a number or a one-element tensor, got a tensor of shape \\(2,\\)"):
+        convlab.zeros(2).fill_(convlab.ones(2))
+    with pytest.raises(RuntimeError, match="fill_"):
+        torch.zeros(2).fill_(torch.ones(2))
+    assert convlab.zeros(2).fill_(convlab.tensor(1.5)).tolist() == torch.zeros(2).fill_(torch.tensor(1.5)).tolist()
 
 
 def test_augmented_assignment_in_the_graph_falls_back_to_out_of_place():

@@ -421,7 +421,13 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         """Fill with ``value`` (a number or one-element tensor) in place."""
         self._check_inplace("fill_", value)
-        self.data[...] = value.item() if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor):
+            if value.numel() != 1:
+                raise RuntimeError(
+                    f"fill_(): the value must be a number or a one-element tensor, got a tensor of shape {tuple(value.shape)}"
+                )
+            value = value.item()
+        self.data[...] = value
         return self
 
     def copy_(self, src) -> Tensor:

@@ -52,14 +52,24 @@ class _GradModeGuard:
         return wrapper
 
 
-class no_grad(_GradModeGuard):
+class _NoParamGuard(_GradModeGuard):
+    """A guard that also decorates without parentheses (``@no_grad`` as well as ``@no_grad()``),
+    as PyTorch's ``no_grad``/``enable_grad`` do."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamGuard):
     """Context manager and decorator that stops graph recording (inference, optimiser steps).
 
     Example::
 
         >>> with convlab.no_grad():
         ...     y = model(x)          # y.requires_grad is False
-        >>> @convlab.no_grad()
+        >>> @convlab.no_grad()          # or @convlab.no_grad
         ... def evaluate(model, x):
         ...     return model(x)
     """
@@ -67,7 +77,7 @@ class no_grad(_GradModeGuard):
     mode = False
 
 
-class enable_grad(_GradModeGuard):
+class enable_grad(_NoParamGuard):
     """Context manager and decorator that turns graph recording back on inside ``no_grad``."""
 
     mode = True
