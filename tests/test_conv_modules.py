@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from parity import both_raise
 
 import convlab
 from convlab import nn
@@ -236,6 +237,41 @@ def test_layer_error_names_layer_and_shapes():
     )
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_kernel_too_large_error_describes_the_input_and_padding(mode):
+    # the padding is applied by F.pad first; the error still describes the input as given
+    err = both_raise(
+        nn.Conv2d(3, 16, 5, padding=1, padding_mode=mode),
+        torch.nn.Conv2d(3, 16, 5, padding=1, padding_mode=mode),
+        np.zeros((1, 3, 2, 2), np.float32),
+    )
+    assert str(err) == (
+        f"Conv2d(3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(1, 1), padding_mode={mode}): kernel_size=(5, 5) "
+        "with dilation=(1, 1) does not fit in the input of spatial size (2, 2) padded by (1, 1) (padded size (4, 4)): "
+        "the output size would be (0, 0), expected every size >= 1"
+    )
+
+
+def test_separable_conv_errors_name_the_layer_and_the_step():
+    ours = nn.SeparableConv2d(3, 4, 3)
+    theirs = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, groups=3, bias=False), torch.nn.Conv2d(3, 4, 1))
+    depthwise = "SeparableConv2d(): depthwise step: " + repr(ours.depthwise)
+    assert depthwise.endswith("Conv2d(3, 3, kernel_size=(3, 3), stride=(1, 1), groups=3, bias=False)")
+    err = both_raise(ours, theirs, np.zeros((1, 2, 8, 8), np.float32))
+    assert str(err) == (
+        f"{depthwise}: expected input with 3 channels (N, 3, H, W), got shape (1, 2, 8, 8)"
+        " (weight (3, 1, 3, 3), groups=3)"
+    )
+    err = both_raise(ours, theirs, np.zeros((1, 3, 2, 2), np.float32))
+    assert str(err).startswith(f"{depthwise}: kernel_size=(3, 3) with dilation=(1, 1) does not fit in the input")
+    ours.pointwise.double()
+    theirs[1].double()
+    err = both_raise(ours, theirs, np.zeros((1, 3, 4, 4), np.float32))
+    assert str(err).startswith(
+        "SeparableConv2d(): pointwise step: Conv2d(3, 4, kernel_size=(1, 1), stride=(1, 1)): input dtype float32"
+    )
+
+
 @pytest.mark.parametrize(
     "build, match",
     [
@@ -265,6 +301,18 @@ def test_layer_error_names_layer_and_shapes():
         (
             lambda: nn.SeparableConv2d(3, 4, 3, depth_multiplier=0),
             "SeparableConv2d(): depth_multiplier must be a positive integer",
+        ),
+        (
+            lambda: nn.SeparableConv2d(3, 4, 0),
+            "SeparableConv2d(): depthwise step: Conv2d(): kernel_size must be positive, got kernel_size=(0, 0)",
+        ),
+        (
+            lambda: nn.SeparableConv2d(3, 4, 3, padding_mode="mirror"),
+            "SeparableConv2d(): depthwise step: Conv2d(): padding_mode must be one of",
+        ),
+        (
+            lambda: nn.SeparableConv2d(3, 0, 3),
+            "SeparableConv2d(): pointwise step: Conv2d(): out_channels must be a positive integer, got out_channels=0",
         ),
     ],
 )

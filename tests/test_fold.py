@@ -79,6 +79,22 @@ def test_unfold_gemm_is_conv2d():
     )
 
 
+def test_empty_batch_matches_torch():
+    args = {"kernel_size": (2, 3), "padding": 1, "stride": 2}
+    check(lambda x: F.unfold(x, **args), lambda x: TF.unfold(x, **args), np.zeros((0, 2, 5, 4)))
+    check(lambda c: F.fold(c, (5, 4), **args), lambda c: TF.fold(c, (5, 4), **args), np.zeros((0, 12, 6)))
+    check(lambda x: nn.Unfold(**args)(x), lambda x: torch.nn.Unfold(**args)(x), np.zeros((0, 2, 5, 4)))
+
+
+@pytest.mark.parametrize("kernel_size", [1, (1, 4), 4])  # blocks that tile the input: a view would do
+def test_unfold_returns_a_new_array(kernel_size):
+    x = convlab.arange(16.0).reshape(1, 1, 4, 4)
+    cols = F.unfold(x, kernel_size, stride=kernel_size)
+    assert not np.shares_memory(cols.numpy(), x.numpy())
+    cols.numpy()[...] = -1.0
+    np.testing.assert_array_equal(x.numpy(), np.arange(16.0).reshape(1, 1, 4, 4))
+
+
 def test_fold_counts_block_membership():
     out = F.fold(F.unfold(convlab.ones(1, 1, 4, 4), 2), (4, 4), 2)
     np.testing.assert_array_equal(out.numpy()[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])

@@ -76,6 +76,10 @@ def test_pad_matches_torch_on_random_cases(mode, dtype):
         ((2, 3), (-1, -2), "constant"),  # empty output
         ((2, 3, 4, 1, 2), (1, 0, 1, 1, 0, 2, 1, 1, 2, 0), "constant"),
         ((0, 2, 4), (1, 2), "reflect"),  # empty batch
+        ((1, 1, 4), (-3, -1), "constant"),  # cropped to size 0: the largest crop allowed
+        ((1, 2, 4), (-1, -3), "circular"),
+        ((1, 1, 5), (2, -6), "reflect"),  # crops more than the input, but not more than the padded input
+        ((1, 2, 3, 3), (0, 0, 1, -4), "replicate"),  # one empty dim
     ],
 )
 def test_pad_edge_cases(shape, amounts, mode):
@@ -123,7 +127,16 @@ def test_pad_does_not_modify_the_incoming_gradient():
     [
         ((1, 1, 5), (1,), {}, "even length"),
         ((1, 1, 5), (1, 1, 1, 1, 1, 1, 1, 1), {}, "takes at most 6"),
-        ((1, 1, 5), (-3, -3), {}, "negative output size -1"),
+        ((1, 1, 5), (-3, -3), {}, "padding (-3, -3) of dimension 2 crops 6 elements from a dimension of size 5"),
+        ((1, 1, 4), (-5, 2), {}, "padding (-5, 2) of dimension 2 crops 5 elements from a dimension of size 4"),
+        ((1, 1, 4), (3, -5), {}, "padding (3, -5) of dimension 2 crops 5 elements from a dimension of size 4"),
+        ((1, 1, 3), (0, -4), {"mode": "circular"}, "padding (0, -4) of dimension 2 crops 4 elements from a dimension"),
+        ((1, 1, 3), (-5, -5), {"mode": "circular"}, "crops 10 elements from a dimension of size 3; expected at most 3"),
+        ((1, 1, 3), (0, -4), {"mode": "reflect"}, "reflect padding (0, -4) of dimension 2 (size 3) gives a negative"),
+        ((1, 1, 3), (1, -5), {"mode": "replicate"}, "(1, -5) of dimension 2 (size 3) gives a negative output size -1"),
+        ((1, 3, 3), (1, 0, -4, 0), {"mode": "replicate"}, "(-4, 0) of dimension 1 (size 3) gives a negative output"),
+        ((1, 1, 3, 3, 3), (-4, 0, 0, 0, 0, 0), {"mode": "reflect"}, "(-4, 0) of dimension 4 (size 3) gives a negative"),
+        ((1, 1, 3, 3), (-4, 0, -3, 0), {"mode": "reflect"}, "gives a negative output size -1"),
         ((1, 1, 5), (5, 0), {"mode": "reflect"}, "padding (5, 0) for dimension 2 of size 5"),
         ((1, 1, 3, 5), (1, 1, 3, 0), {"mode": "reflect"}, "padding (3, 0) for dimension 2 of size 3"),
         ((1, 1, 5), (6, 0), {"mode": "circular"}, "more than once; expected padding <= 5"),
@@ -149,6 +162,11 @@ def test_circular_pad_refuses_to_wrap_a_cropped_input_twice():
         ValueError, match="wrap around the cropped input \\(size 2\\) more than once; expected padding <= 2"
     ):
         F.pad(convlab.zeros(2, 1, 4), (3, -2), mode="circular")
+    # a crop of more than the size, padded back to a non-negative size: PyTorch returns uninitialised values
+    with pytest.raises(
+        ValueError, match="padding \\(-5, 2\\) of dimension 2 crops 5 elements from a dimension of size 4"
+    ):
+        F.pad(convlab.zeros(2, 1, 4), (-5, 2), mode="circular")
 
 
 def test_pad_rejects_non_tensor_input():
@@ -198,7 +216,7 @@ def test_padding_layer_errors_name_the_layer():
     )
     err = both_raise(nn.ZeroPad2d(-2), torch.nn.ZeroPad2d(-2), np.zeros((2, 1, 3, 3)))
     assert str(err).startswith(
-        "ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 (size 3) gives a negative output size -1"
+        "ZeroPad2d((-2, -2, -2, -2)): padding (-2, -2) of dimension 2 crops 4 elements from a dimension of size 3"
     )
 
 

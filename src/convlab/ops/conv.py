@@ -860,10 +860,12 @@ class ConvTransposeNd(Function):
 
 
 def _blocks_to_columns(win):
-    """``(N, *O, *K, C) -> (N, C*prod(K), prod(O))``: PyTorch's unfold layout (one copy)."""
+    """``(N, *O, *K, C) -> (N, C*prod(K), prod(O))``: PyTorch's unfold layout, always a new
+    array (one copy, even where the blocks tile the input and a view would do)."""
     n = (win.ndim - 2) // 2
     order = (0, win.ndim - 1) + tuple(range(1 + n, 1 + 2 * n)) + tuple(range(1, 1 + n))
-    return win.transpose(order).reshape(win.shape[0], -1, math.prod(win.shape[1 : 1 + n]))
+    rows = win.shape[-1] * math.prod(win.shape[1 + n : 1 + 2 * n])
+    return win.transpose(order).copy(order="C").reshape(win.shape[0], rows, math.prod(win.shape[1 : 1 + n]))
 
 
 def _columns_to_blocks(cols, channels, geom):

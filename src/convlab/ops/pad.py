@@ -18,6 +18,16 @@ output position ``j`` reads input position ``p = j - l`` if ``0 <= p < n``, othe
 Negative amounts crop: for ``constant`` and ``circular`` the input is cropped first and the rest
 padded around what remains (so circular wraps around the cropped input, as PyTorch does); for
 ``reflect`` and ``replicate`` the rule above holds for every output position (pad, then crop).
+A dimension may be cropped down to size 0, within these limits (PyTorch's, except where it would
+read uninitialised memory); a pad beyond them raises an error naming the dimension:
+
+- ``constant`` and ``circular``: the crops of a dimension remove at most its ``n`` elements,
+  ``max(-l, 0) + max(-r, 0) <= n``; ``circular`` then wraps at most once around what is left,
+  ``l, r <= n - max(-l, 0) - max(-r, 0)`` (PyTorch checks only ``l, r <= n`` and
+  ``n + l + r >= 0`` there, and returns uninitialised values past this limit);
+- ``reflect`` and ``replicate``: every output size ``n + l + r`` is ``>= 0`` (a crop may reach
+  into the padding of the other side: ``(2, -6)`` on ``n = 5`` keeps one element), and at
+  least one padded dimension is non-empty.
 
 How it is computed: one output allocation; the input block is copied into the middle, then each
 padded dimension in turn fills its borders by copying slices (flipped for ``reflect``, broadcast
@@ -179,6 +189,18 @@ def _pad_amounts(who, pad) -> tuple:
     return tuple(int(v) for v in pad)
 
 
+def _check_crop(who, input, dim, left, right) -> int:
+    """The modes that crop before padding (constant, circular): the crops of dimension ``dim``
+    remove at most its size. Returns the size left after cropping."""
+    n, cut = input.shape[dim], max(-left, 0) + max(-right, 0)
+    if cut > n:
+        raise ValueError(
+            f"{who}: padding ({left}, {right}) of dimension {dim} crops {cut} elements from a dimension of size {n}; "
+            f"expected at most {n} (input shape {tuple(input.shape)})"
+        )
+    return n - cut
+
+
 def _check_non_constant(who, input, amounts, mode) -> None:
     """PyTorch's limits for reflect/replicate/circular: which ranks, which sizes."""
     ndim, k = input.ndim, len(amounts) // 2
@@ -206,13 +228,18 @@ def _check_non_constant(who, input, amounts, mode) -> None:
                 f"for dimension {dim} of size {n} (input shape {tuple(input.shape)})"
             )
         if mode == "circular":
-            remaining = n - max(-left, 0) - max(-right, 0)
-            if max(left, right) > max(remaining, 0):
+            remaining = _check_crop(who, input, dim, left, right)
+            if max(left, right) > remaining:
                 raise ValueError(
                     f"{who}: circular padding ({left}, {right}) of dimension {dim} would wrap around the "
-                    f"{'cropped ' if remaining < n else ''}input (size {max(remaining, 0)}) more than once; expected "
-                    f"padding <= {max(remaining, 0)} (input shape {tuple(input.shape)})"
+                    f"{'cropped ' if remaining < n else ''}input (size {remaining}) more than once; expected "
+                    f"padding <= {remaining} (input shape {tuple(input.shape)})"
                 )
+        elif n + left + right < 0:
+            raise ValueError(
+                f"{who}: {mode} padding ({left}, {right}) of dimension {dim} (size {n}) gives a negative output size "
+                f"{n + left + right}; expected size + left + right >= 0 (input shape {tuple(input.shape)})"
+            )
         outs.append(n + left + right)
     if mode != "circular" and all(o == 0 for o in outs):
         raise ValueError(
@@ -230,7 +257,8 @@ def pad(input, pad, mode: str = "constant", value=None):
             unbatched ``(C, *spatial)`` input.
         pad: ``(left, right)`` amounts, last dimension first: ``(l, r)`` pads the last dim,
             ``(l, r, t, b)`` the last two, ``(l, r, t, b, front, back)`` the last three.
-            Its length must be even and at most ``2 * input.ndim``.
+            Its length must be even and at most ``2 * input.ndim``. Negative amounts crop,
+            within the limits listed in :mod:`convlab.ops.pad`.
         mode: ``'constant'`` (fill with ``value``), ``'reflect'`` (mirror, edge not repeated;
             amounts < the size), ``'replicate'`` (repeat the edge) or ``'circular'`` (wrap
             around; amounts <= the size).
@@ -275,13 +303,8 @@ def checked_pad(who: str, input, pad, mode: str = "constant", value=None):
         raise ValueError(f"{who}: padding mode {mode!r} does not take a fill value, got value={value!r}")
     k = len(amounts) // 2
     if mode == "constant":
-        for i, n in enumerate(input.shape[input.ndim - k :]):
-            left, right = amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1]
-            if n + left + right < 0:
-                raise ValueError(
-                    f"{who}: padding ({left}, {right}) of dimension {input.ndim - k + i} (size {n}) gives a negative "
-                    f"output size {n + left + right} (input shape {tuple(input.shape)})"
-                )
+        for i in range(k):
+            _check_crop(who, input, input.ndim - k + i, amounts[2 * (k - 1 - i)], amounts[2 * (k - 1 - i) + 1])
     else:
         _check_non_constant(who, input, amounts, mode)
     sizes = input.shape[input.ndim - k :]

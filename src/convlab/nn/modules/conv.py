@@ -9,6 +9,7 @@ channels (N, 3, H, W), got shape (8, 1, 28, 28)``.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 from ...ops import conv as ops_conv
@@ -164,10 +165,15 @@ class _Conv(_ConvNd):
             return ops_conv.checked_conv(
                 self, self._n, input, weight, bias, self.stride, self.padding, self.dilation, self.groups
             )
-        ops_conv._check_operands(self, self._n, input, weight, bias, self.groups, transposed=False)
+        n = self._n
+        ops_conv._check_operands(self, n, input, weight, bias, self.groups, transposed=False)
+        padded = input
         if any(self._reversed_padding_repeated_twice):
-            input = checked_pad(repr(self), input, self._reversed_padding_repeated_twice, self.padding_mode)
-        return ops_conv.checked_conv(self, self._n, input, weight, bias, self.stride, 0, self.dilation, self.groups)
+            padded = checked_pad(repr(self), input, self._reversed_padding_repeated_twice, self.padding_mode)
+        # the kernel must fit in the padded input: checked on the input as given, so that an error
+        # names its size and the padding (as for padding_mode='zeros'), not the padded size alone
+        ops_conv._conv_geometry(self, input.shape[-n:], weight.shape[2:], self.stride, self.padding, self.dilation)
+        return ops_conv.checked_conv(self, n, padded, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
 _CONV_DOC = """Applies a {n}-D convolution (cross-correlation, as PyTorch) over an input of
@@ -361,6 +367,17 @@ _document(ConvTranspose2d, _CONV_T_DOC, "64, 32, 4, stride=2, padding=1", "8, 64
 _document(ConvTranspose3d, _CONV_T_DOC, "4, 2, 2, stride=2", "1, 4, 3, 3, 3", "(1, 2, 6, 6, 6)")
 
 
+@contextlib.contextmanager
+def _separable_step(step):
+    """Bad-argument errors raised by a step (``'depthwise'`` or ``'pointwise'``) of a
+    :class:`SeparableConv2d` name the layer and the step before the inner ``Conv2d``'s message."""
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        error.args = (f"SeparableConv2d(): {step} step: {error}",) + error.args[1:]
+        raise
+
+
 class SeparableConv2d(Module):
     """Depthwise-separable 2-D convolution (MobileNet; seed 004): a depthwise ``kernel_size``
     convolution filtering each input channel on its own (``groups = in_channels``, no bias),
@@ -375,6 +392,10 @@ class SeparableConv2d(Module):
             :class:`Conv2d` (stride, padding and dilation belong to the depthwise step).
         bias: learn the pointwise convolution's bias (default True).
         depth_multiplier: depthwise outputs per input channel (default 1).
+
+    Bad settings and inputs raise :class:`Conv2d`'s errors, prefixed with the layer and the step:
+    ``SeparableConv2d(): depthwise step: Conv2d(3, 3, kernel_size=(3, 3), ...): expected input
+    with 3 channels ...``.
 
     Shape:
         ``(N, C_in, H, W) -> (N, C_out, H_out, W_out)``, sizes as :class:`Conv2d`.
@@ -410,20 +431,25 @@ class SeparableConv2d(Module):
         depth_multiplier = _positive_int("SeparableConv2d()", "depth_multiplier", depth_multiplier)
         in_channels = _positive_int("SeparableConv2d()", "in_channels", in_channels)
         mid = in_channels * depth_multiplier
-        self.depthwise = Conv2d(
-            in_channels,
-            mid,
-            kernel_size,
-            stride,
-            padding,
-            dilation,
-            groups=in_channels,
-            bias=False,
-            padding_mode=padding_mode,
-            device=device,
-            dtype=dtype,
-        )
-        self.pointwise = Conv2d(mid, out_channels, 1, bias=bias, device=device, dtype=dtype)
+        with _separable_step("depthwise"):
+            self.depthwise = Conv2d(
+                in_channels,
+                mid,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups=in_channels,
+                bias=False,
+                padding_mode=padding_mode,
+                device=device,
+                dtype=dtype,
+            )
+        with _separable_step("pointwise"):
+            self.pointwise = Conv2d(mid, out_channels, 1, bias=bias, device=device, dtype=dtype)
 
     def forward(self, input):
-        return self.pointwise(self.depthwise(input))
+        with _separable_step("depthwise"):
+            hidden = self.depthwise(input)
+        with _separable_step("pointwise"):
+            return self.pointwise(hidden)
