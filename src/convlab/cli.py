@@ -162,6 +162,10 @@ def run_train(args) -> int:
     except FloatingPointError as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, nothing saved for the unfinished step
+        print(f"\nconvlab train: interrupted twice: stopped without saving the unfinished step; the last checkpoint "
+              f"in {out_dir} (if any) is intact", file=sys.stderr)
+        return 130
     if trainer.interrupted:
         return 130
     best = os.path.join(out_dir, "best.safetensors")
