@@ -75,6 +75,14 @@ def test_layer_errors_read_cleanly_and_row_numbers_pick_a_reused_layer(capsys):
     assert "unit (0, 0) of layer 10 (layer1.0.relu) sees input region" in capsys.readouterr().out
 
 
+def test_help_says_which_input_size_has_the_batch(capsys):
+    for command, phrase in (("summary", "--input-size includes the batch dimension"),
+                            ("receptive-field", "--input-size excludes the batch dimension")):
+        with pytest.raises(SystemExit):
+            _run([command, "--help"])
+        assert phrase in " ".join(capsys.readouterr().out.split())
+
+
 def test_convlab_command_runs_them(capsys):
     assert main(["summary", "lenet5", "--depth", "0"]) == 0
     assert "Total params: 61,706" in capsys.readouterr().out

@@ -45,7 +45,8 @@ def add_summary_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "summary",
         help="layers, output shapes, parameters and mult-adds of a model",
-        description="Print the summary table (torchinfo / Keras style) of a model of convlab.models. "
+        description="Print the summary table (torchinfo / Keras style) of a model of convlab.models; "
+        "--input-size includes the batch dimension, as torchinfo's input_size. "
         f"Models: {', '.join(list_models())}.",
     )
     _add_model_arguments(
@@ -96,7 +97,8 @@ def add_receptive_field_command(subparsers) -> argparse.ArgumentParser:
         "receptive-field",
         help="receptive field (start, jump, size) of every layer of a model",
         description="Print the receptive-field table (pytorch-receptive-field style) of a model of "
-        f"convlab.models. Models: {', '.join(list_models())}.",
+        "convlab.models; --input-size excludes the batch dimension: channels then the spatial sizes. "
+        f"Models: {', '.join(list_models())}.",
     )
     _add_model_arguments(parser, "input shape without the batch, e.g. 3 224 224 (default: the model's usual input)")
     parser.add_argument("--unit", type=non_negative_int, nargs="+", metavar="I",
