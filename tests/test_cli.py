@@ -1,6 +1,7 @@
 """The `convlab` command: help, a short training run, resume, eval, predict, bad input."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -29,6 +30,60 @@ def test_train_help_shows_defaults(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     assert "--resume CKPT" in out and "fashion-mnist" in out and "93.5%" in out
+    assert "%%" not in out  # the description is printed as written (argparse %-formats help= only)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--epochs", "0"], "argument --epochs: expected a positive integer, got '0'"),
+        (["train", "--epochs", "-3"], "argument --epochs: expected a positive integer, got '-3'"),
+        (["train", "--epochs", "two"], "argument --epochs: expected a positive integer, got 'two'"),
+        (["train", "--batch-size", "0"], "argument --batch-size: expected a positive integer, got '0'"),
+        (["train", "--lr", "0"], "argument --lr: expected a positive number, got '0'"),
+        (["train", "--lr=-1e-3"], "argument --lr: expected a positive number, got '-1e-3'"),
+        (["train", "--lr", "nan"], "argument --lr: expected a positive number, got 'nan'"),
+        (["train", "--lr", "fast"], "argument --lr: expected a positive number, got 'fast'"),
+        (["train", "--weight-decay", "-1"], "argument --weight-decay: expected a non-negative number, got '-1'"),
+        (["train", "--patience", "0"], "argument --patience: expected a positive integer, got '0'"),
+        (["train", "--limit", "0"], "argument --limit: expected a positive integer, got '0'"),
+        (["train", "--seed", "-1"], "argument --seed: expected a non-negative integer, got '-1'"),
+        (["predict", "x.safetensors", "x.png", "--top-k", "0"], "argument --top-k: expected a positive integer"),
+        (["summary", "lenet5", "--depth", "-1"], "argument --depth: expected a non-negative integer, got '-1'"),
+        (["summary", "lenet5", "--input-size", "1", "0", "28", "28"], "argument --input-size: expected a positive"),
+        (["receptive-field", "lenet5", "--unit", "-1", "0"], "argument --unit: expected a non-negative integer"),
+    ],
+)
+def test_bad_numbers_are_rejected_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"convlab {argv[0]}: error: {message}" in capsys.readouterr().err
+
+
+def test_bad_number_from_the_shell_exits_2_without_a_traceback():
+    done = subprocess.run([sys.executable, "-m", "convlab.cli", "train", "--epochs", "-1"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "convlab train: error: argument --epochs: expected a positive integer, got '-1'")
+    guide = " ".join((pathlib.Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text().split())
+    assert "`convlab train: error: argument --epochs: expected a positive integer, got '0'`" in guide  # as printed
+
+
+def test_given_numbers_override_the_recipe_even_when_falsy():
+    from convlab.cli import CONFIG_KEYS, _train_config
+
+    args = build_parser().parse_args(["train", "--dataset", "digits", "--epochs", "1", "--batch-size", "3",
+                                      "--lr", "1e-5"])
+    config = _train_config(args)
+    assert (config["epochs"], config["batch_size"], config["lr"]) == (1, 3, 1e-5)
+    args.epochs, args.lr, args.model = 0, 0.0, ""  # as a Python caller could set them: kept, not the defaults
+    config = _train_config(args)
+    assert (config["epochs"], config["lr"], config["model"]) == (0, 0.0, "")
+    config = _train_config(build_parser().parse_args(["train", "--dataset", "digits"]))
+    assert (config["epochs"], config["batch_size"], config["lr"], config["model"]) == (20, 64, 3e-3, "mlp")
+    assert tuple(config) == CONFIG_KEYS  # what a checkpoint's config is checked against
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +166,48 @@ def test_bad_input_is_reported(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--optimizer", "lbfgs"])
     assert "invalid choice: 'lbfgs'" in capsys.readouterr().err
+
+
+def test_unusable_files_are_one_line_errors(digits_run, tmp_path, capsys):
+    """A directory for an image or a checkpoint, and checkpoints whose config does not fit their
+    weights: one line on stderr naming the file, exit status 2, no traceback."""
+    out, _ = digits_run
+    best = out / "best.safetensors"
+    assert main(["predict", str(best), str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"convlab predict: '{tmp_path}' is a directory, expected an image file (PNG, JPEG, ...)\n")
+    (tmp_path / "notes.png").write_text("not an image")
+    assert main(["predict", str(best), str(tmp_path / "notes.png")]) == 2
+    assert capsys.readouterr().err == (
+        f"convlab predict: '{tmp_path / 'notes.png'}' is not an image file Pillow can read (PNG, JPEG, ...)\n")
+    assert main(["predict", str(best), str(tmp_path / "missing.png")]) == 2
+    assert capsys.readouterr().err == f"convlab predict: no such image file: '{tmp_path / 'missing.png'}'\n"
+    assert main(["eval", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"convlab eval: load(): '{tmp_path}' is a directory, expected a .safetensors file\n")
+    state = convlab.load(best)
+    for name, config, expected in [
+        ("other_dataset", dict(state["config"], dataset="orientation"),
+         ("its weights do not fit the model its config names ('mlp' for orientation): Error(s) in loading state_dict "
+          "for Sequential: size mismatch for 1.weight: copying a param with shape (512, 64) from checkpoint, the "
+          "shape in current model is (512, 1024).")),
+        ("unknown_dataset", dict(state["config"], dataset="cifar"), "was trained on an unknown dataset 'cifar'"),
+        ("no_dataset", {"model": "mlp", "seed": 0},
+         ("has a damaged config: no 'dataset', 'epochs', 'batch_size', 'lr', 'optimizer', 'scheduler', "
+          "'weight_decay', 'augment', 'patience', 'limit' (convlab train stores model, dataset, epochs,")),
+    ]:
+        path = tmp_path / f"{name}.safetensors"
+        convlab.save(dict(state, config=config), path)
+        for argv in (["eval", str(path)], ["predict", str(path), "x.png"]):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"convlab {argv[0]}: '{path}'") and expected in err and err.count("\n") == 1, err
+    path = tmp_path / "other_dataset.safetensors"
+    assert main(["train", "--resume", str(path), "--no-progress", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"convlab train: cannot resume from '{path}': ") and err.count("\n") == 1, err
+    assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
+    assert "is a directory, expected a .safetensors file" in capsys.readouterr().err
 
 
 def test_orientation_job_reproduces_seed_000(tmp_path, capsys):

@@ -109,6 +109,14 @@ def test_read_idx_errors(tmp_path):
     }.items():
         with pytest.raises(ValueError, match=rf"'.*{name}' is a corrupted or truncated gzip file"):
             read_idx(write(tmp_path / name, raw, gz=False))
+    # sizes whose product wraps around to 0 in int64 (2**21 * 2**21 * 2**22 = 2**64): still "truncated"
+    huge = struct.pack(">HBB", 0, 0x08, 3) + struct.pack(">3I", 2**21, 2**21, 2**22)
+    with pytest.raises(
+        ValueError,
+        match=r"huge.idx' is truncated: the header declares shape \(2097152, 2097152, 4194304\) "
+        r"\(18446744073709551616 bytes of data\), found 0 bytes",
+    ):
+        read_idx(write(tmp_path / "huge.idx", huge))
     with pytest.raises(FileNotFoundError, match=r"read_idx\(\): no such file: '.*missing.idx'"):
         read_idx(tmp_path / "missing.idx")
 
@@ -196,6 +204,15 @@ def test_inconsistent_files_are_clear_errors(tmp_path):
     write_split(tmp_path / "swapped", "train", np.zeros(5, np.uint8), images)
     with pytest.raises(ValueError, match=r"magic number 0x00000801, expected 0x00000803"):
         datasets.MNIST(root=tmp_path / "swapped")
+    for size in ((32, 32), (28, 27)):
+        write_split(tmp_path / "size", "train", np.zeros((5, *size), np.uint8), np.zeros(5, np.uint8))
+        for cls in (datasets.FashionMNIST, datasets.MNIST):
+            with pytest.raises(ValueError) as info:
+                cls(root=tmp_path / "size")
+            assert str(info.value) == (
+                f"{cls.__name__}: '{tmp_path / 'size' / 'train-images-idx3-ubyte.gz'}' holds {size[0]}x{size[1]} "
+                f"images, expected 28x28 (shape (N, 28, 28)), got shape (5, {size[0]}, {size[1]})"
+            )
     write_split(tmp_path / "cut", "train", images, np.zeros(5, np.uint8))
     path = tmp_path / "cut" / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-28]))

@@ -60,6 +60,29 @@ def test_bad_input(capsys):
     assert "invalid choice: 'weights'" in capsys.readouterr().err
 
 
+def test_layer_errors_read_cleanly_and_row_numbers_pick_a_reused_layer(capsys):
+    base = ["receptive-field", "resnet18_cifar", "--input-size", "3", "8", "8", "--unit", "0", "0"]
+    assert _run([*base, "--layer", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("convlab receptive-field: receptive field table: no layer named 'nope'; layers: 'conv1', ")
+    assert err.count("'layer1.0.relu'") == 1  # each name once, even for a layer called twice
+    assert _run([*base, "--layer", "layer1.0.relu"]) == 2
+    assert capsys.readouterr().err == (
+        "convlab receptive-field: receptive field table: layer 'layer1.0.relu' is ambiguous: it is called 2 times, "
+        "in rows 7, 10; pass the row number of the call you mean\n"
+    )
+    assert _run([*base, "--layer", "10"]) == 0
+    assert "unit (0, 0) of layer 10 (layer1.0.relu) sees input region" in capsys.readouterr().out
+
+
+def test_help_says_which_input_size_has_the_batch(capsys):
+    for command, phrase in (("summary", "--input-size includes the batch dimension"),
+                            ("receptive-field", "--input-size excludes the batch dimension")):
+        with pytest.raises(SystemExit):
+            _run([command, "--help"])
+        assert phrase in " ".join(capsys.readouterr().out.split())
+
+
 def test_convlab_command_runs_them(capsys):
     assert main(["summary", "lenet5", "--depth", "0"]) == 0
     assert "Total params: 61,706" in capsys.readouterr().out

@@ -14,6 +14,7 @@ import torch
 
 import convlab
 from convlab import models, nn
+from convlab.receptive_field import LayerLookupError
 
 SEED_EXAMPLES = json.loads((pathlib.Path(__file__).parents[2] / "shared/examples/seed_examples.json").read_text())
 
@@ -332,6 +333,40 @@ def test_bad_input_size_and_queries():
         convlab.receptive_field_for_unit({}, 1, (0, 0))
     with pytest.raises(ValueError, match="unit \\(9, 9\\) is outside layer '0'"):
         convlab.effective_receptive_field(model, (1, 8, 8), unit=(9, 9))
+
+
+def test_reused_layer_name_is_ambiguous_and_row_numbers_pick_the_call():
+    """A module called twice has two rows; its name raises listing them (no silent first call),
+    the row number selects a call, in the table, receptive_field_for_unit and the effective field."""
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pool, self.down = nn.AvgPool2d(3, 1, 1), nn.AvgPool2d(2, 2)
+
+        def forward(self, x):
+            return self.pool(self.down(self.pool(x)))
+
+    table = convlab.receptive_field(Twice(), (1, 12, 12))
+    assert [r["name"] for r in table] == ["input", "pool", "down", "pool"]
+    message = r"layer 'pool' is ambiguous: it is called 2 times, in rows 1, 3; pass the row number of the call you mean"
+    for lookup in (
+        lambda: table["pool"],
+        lambda: convlab.receptive_field_for_unit(table, "pool", (0, 0)),
+        lambda: convlab.effective_receptive_field(Twice(), (1, 12, 12), layer="pool"),
+    ):
+        with pytest.raises(KeyError, match=message) as info:
+            lookup()
+        assert isinstance(info.value, LayerLookupError)
+        assert str(info.value).startswith("receptive field table: layer 'pool'")  # no KeyError quotes
+    assert table["down"] is table[2]
+    assert convlab.receptive_field_for_unit(table, 1, (0, 0)) == [(0, 2.0), (0, 2.0)]
+    assert convlab.receptive_field_for_unit(table, 3, (0, 0)) == [(0, 5.0), (0, 5.0)]
+    erf = convlab.effective_receptive_field(Twice(), (1, 12, 12), layer=3, unit=(0, 0))
+    assert np.argwhere(erf > 0).max(0).tolist() == [4, 4]  # the second call: pixels 0..4, not the first call's 0..1
+    with pytest.raises(KeyError) as info:
+        table["nope"]
+    assert str(info.value) == "receptive field table: no layer named 'nope'; layers: 'pool', 'down'"
 
 
 def test_functional_resize_is_reported():

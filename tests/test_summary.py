@@ -152,6 +152,28 @@ def test_summary_leaves_model_unchanged(mode):
     assert all(p.grad is None for p in cl.parameters())
 
 
+def test_default_mode_is_eval_like_torchinfo():
+    """torchinfo runs the model in eval mode unless told otherwise: a train-mode model with
+    BatchNorm1d summarised on a batch of one works, and the train flag comes back."""
+    cl, _ = _pair()
+    cl.train()
+    seen = []
+    cl[2].register_forward_hook(lambda m, a, o: seen.append(m.training))
+    convlab.summary(cl, input_size=(1, 3, 4, 4), verbose=0)
+    assert seen == [False] and all(m.training for m in cl.modules())
+
+
+def test_docstring_example_runs_as_written():
+    import doctest
+    import sys
+
+    function = sys.modules["convlab.summary"].summary
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(function, "summary", globs={"convlab": convlab}):
+        runner.run(test)
+    assert runner.tries >= 4 and runner.failures == 0
+
+
 def test_depth_hides_rows_and_counts_subtrees():
     cl, _ = _pair()
     s = convlab.summary(cl, input_size=(1, 3, 4, 4), verbose=0, depth=1, mode="eval")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -99,6 +100,80 @@ def test_resume_reproduces_uninterrupted_run_bit_for_bit(tmp_path, stop_step, sc
     drop_time = [{k: v for k, v in row.items() if k not in ("seconds", "images_per_second")} for row in reference.history]
     assert [{k: v for k, v in row.items() if k not in ("seconds", "images_per_second")} for row in resumed.history] \
         == drop_time
+
+
+@pytest.fixture
+def sigint_default():
+    """SIGINT handled by Python's default handler (KeyboardInterrupt) during the test, whatever the
+    test runner set; the runner's handler is put back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_at(trainer, step, where):
+    """Send a real SIGINT at optimisation step ``step``: right after ``optimizer.step()`` updated the
+    weights (before the trainer's counters move), or in the forward pass after dropout drew from
+    convlab's generator."""
+    calls = [0]
+    if where == "after optimizer.step":
+        real_step = trainer.optimizer.step
+
+        def step_then_ctrl_c(*args, **kwargs):
+            out = real_step(*args, **kwargs)
+            calls[0] += 1
+            if calls[0] == step:
+                signal.raise_signal(signal.SIGINT)
+            return out
+
+        trainer.optimizer.step = step_then_ctrl_c
+    else:
+        def hook(module, args, output):
+            if module.training:
+                calls[0] += 1
+                if calls[0] == step:
+                    signal.raise_signal(signal.SIGINT)
+
+        trainer.model[4].register_forward_hook(hook)  # the first Dropout
+
+
+@pytest.mark.parametrize("where", ["after optimizer.step", "in the forward pass"])
+def test_ctrl_c_mid_step_is_deferred_to_the_step_boundary(tmp_path, where, sigint_default, capsys):
+    """A real Ctrl-C inside a step lets the step finish, then saves and stops: the resumed run equals
+    the uninterrupted one bit for bit, and the SIGINT handler in place before fit() is restored."""
+    reference = _trainer(tmp_path / "a", epochs=2)
+    reference.fit(2)
+    stopped = _trainer(tmp_path / "b", epochs=2)
+    _ctrl_c_at(stopped, 13, where)
+    stopped.fit(2)
+    assert stopped.interrupted and stopped.step == 13 and stopped.batch == 3
+    assert "Interrupted at epoch 2, batch 3" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed = _trainer(tmp_path / "b", epochs=2)
+    resumed.resume(tmp_path / "b" / "last.safetensors")
+    assert resumed.step == 13
+    resumed.fit(2)
+    assert not resumed.interrupted and resumed.step == reference.step
+    expected, got = _weights(reference.model), _weights(resumed.model)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    assert [row["train_loss"] for row in resumed.history] == [row["train_loss"] for row in reference.history]
+
+
+def test_second_ctrl_c_stops_at_once_without_saving(tmp_path, sigint_default):
+    trainer = _trainer(tmp_path / "run", epochs=2)
+
+    def hook(module, args, output):  # two Ctrl-C in the forward pass of step 4
+        if trainer.step == 3:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+
+    trainer.model[0].register_forward_hook(hook)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(2)
+    assert trainer.interrupted and trainer.step == 3
+    assert not (tmp_path / "run" / "last.safetensors").exists()  # no checkpoint of a half-done step
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_files_written(tmp_path):

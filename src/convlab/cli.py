@@ -26,12 +26,15 @@ import time
 
 import numpy as np
 
+from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .models.commands import add_receptive_field_command, add_summary_command
 from .recipes import RECIPES, build_model
 
 __all__ = ["main"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+CONFIG_KEYS = ("model", "dataset", "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "augment",
+               "patience", "limit", "seed")  # a run's settings, stored in its checkpoints (see _train_config)
 SCHEDULERS = ("onecycle", "cosine", "none")
 
 
@@ -40,26 +43,27 @@ def add_train_command(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model (default: the seed-004 CNN on Fashion-MNIST)",
         description="Train a classifier and write checkpoints, metrics (CSV/JSON) and plots to --out. "
-        "Defaults reproduce seed 004: fmnist_cnn on Fashion-MNIST, about 93.5%% test accuracy. "
+        "Defaults reproduce seed 004: fmnist_cnn on Fashion-MNIST, about 93.5% test accuracy. "
         "Options left out take the dataset's defaults (see convlab.recipes).")
     parser.add_argument("--model", help="a model of convlab.models: fmnist_cnn, mlp, orientation_cnn, ... "
                         "(default: the dataset's)")
     parser.add_argument("--dataset", choices=sorted(RECIPES), default="fashion-mnist",
                         help="default fashion-mnist")
-    parser.add_argument("--epochs", type=int, help="total epochs (fashion-mnist: 20)")
-    parser.add_argument("--batch-size", type=int, help="fashion-mnist: 128")
-    parser.add_argument("--lr", type=float, help="learning rate; the maximum of OneCycleLR (fashion-mnist: 3e-3)")
+    parser.add_argument("--epochs", type=positive_int, help="total epochs (fashion-mnist: 20)")
+    parser.add_argument("--batch-size", type=positive_int, help="fashion-mnist: 128")
+    parser.add_argument("--lr", type=positive_float, help="learning rate; the maximum of OneCycleLR (fashion-mnist: "
+                        "3e-3)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
     parser.add_argument("--scheduler", choices=SCHEDULERS, default="onecycle", help="default onecycle")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="default 0")
+    parser.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="default 0")
     parser.add_argument("--no-augment", action="store_true", help="train without random shifts and flips")
-    parser.add_argument("--patience", type=int, help="early stopping: epochs without a better validation "
+    parser.add_argument("--patience", type=positive_int, help="early stopping: epochs without a better validation "
                         "accuracy (default: off)")
-    parser.add_argument("--limit", type=int, help="use only this many training images (quick runs)")
+    parser.add_argument("--limit", type=positive_int, help="use only this many training images (quick runs)")
     parser.add_argument("--out", help="output folder (default runs/<date>-<time>-<model>)")
     parser.add_argument("--resume", metavar="CKPT", help="continue a run exactly from its last.safetensors "
                         "(its settings are reused; --epochs may change only without a schedule)")
-    parser.add_argument("--seed", type=int, default=0, help="default 0")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="default 0")
     parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
                         "location)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -69,9 +73,7 @@ def add_train_command(subparsers) -> None:
 def _train_config(args) -> dict:
     """The run's settings: the command line over the dataset's defaults, or a resumed run's."""
     if args.resume:
-        from .io import load
-
-        config = load(args.resume)["config"]
+        config = _load_checkpoint(args.resume)["config"]
         if args.epochs is not None and args.epochs != config["epochs"]:
             if config["scheduler"] != "none":
                 raise ValueError(f"--epochs cannot change when resuming a run with the {config['scheduler']} "
@@ -79,10 +81,15 @@ def _train_config(args) -> dict:
             config["epochs"] = args.epochs
         return config
     recipe = RECIPES[args.dataset]
+
+    def given_or_default(value, default):  # `is None`, not `or`: a given 0 must not become the default
+        return default if value is None else value
+
     return {
-        "model": args.model or recipe.model, "dataset": args.dataset,
-        "epochs": args.epochs or recipe.epochs, "batch_size": args.batch_size or recipe.batch_size,
-        "lr": args.lr or recipe.lr, "optimizer": args.optimizer, "scheduler": args.scheduler,
+        "model": given_or_default(args.model, recipe.model), "dataset": args.dataset,
+        "epochs": given_or_default(args.epochs, recipe.epochs),
+        "batch_size": given_or_default(args.batch_size, recipe.batch_size),
+        "lr": given_or_default(args.lr, recipe.lr), "optimizer": args.optimizer, "scheduler": args.scheduler,
         "weight_decay": args.weight_decay, "augment": not args.no_augment, "patience": args.patience,
         "limit": args.limit, "seed": args.seed,
     }  # fmt: skip
@@ -119,7 +126,7 @@ def run_train(args) -> int:
 
     try:
         config = _train_config(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 2
     recipe = RECIPES[config["dataset"]]
@@ -142,7 +149,11 @@ def run_train(args) -> int:
                       out_dir=out_dir, patience=config["patience"], class_names=recipe.classes, config=config,
                       progress=not args.no_progress)
     if args.resume:
-        trainer.resume(args.resume)
+        try:
+            trainer.resume(args.resume)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            print(f"convlab train: cannot resume from '{args.resume}': {_one_line(error)}", file=sys.stderr)
+            return 2
     print(f"convlab train: {config['model']} on {recipe.name} ({len(splits['train'])} training, "
           f"{len(splits['val'])} validation images), {config['epochs']} epochs -> {out_dir}")
     started = time.perf_counter()
@@ -151,6 +162,10 @@ def run_train(args) -> int:
     except FloatingPointError as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, nothing saved for the unfinished step
+        print(f"\nconvlab train: interrupted twice: stopped without saving the unfinished step; the last checkpoint "
+              f"in {out_dir} (if any) is intact", file=sys.stderr)
+        return 130
     if trainer.interrupted:
         return 130
     best = os.path.join(out_dir, "best.safetensors")
@@ -174,17 +189,53 @@ def run_train(args) -> int:
 
 
 # ---------------------------------------------------------------------------------- eval / predict
-def _load_run(path):
-    """``(model in eval mode, recipe, config)`` from a checkpoint written by ``convlab train``."""
+def _one_line(error) -> str:
+    """An exception's message on one line (``load_state_dict`` lists its problems one per line)."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def _load_checkpoint(path) -> dict:
+    """A checkpoint written by ``convlab train``, its ``config`` checked; ValueError/OSError otherwise."""
     import convlab
 
     state = convlab.load(path)
     if not isinstance(state, dict) or "config" not in state or "model" not in state:
         raise ValueError(f"'{path}' is not a checkpoint written by convlab train (no config/model entries)")
     config = state["config"]
+    if not isinstance(config, dict):
+        raise ValueError(  # noqa: TRY004  (a damaged file, not a wrong argument type)
+            f"'{path}' has a damaged config: expected a dict of the run's settings, got "
+            f"{type(config).__name__}")
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"'{path}' has a damaged config: no {', '.join(map(repr, missing))} "
+                         f"(convlab train stores {', '.join(CONFIG_KEYS)})")
+    if not isinstance(config["model"], str):
+        raise ValueError(  # noqa: TRY004  (a damaged file, not a wrong argument type)
+            f"'{path}' has a damaged config: 'model' must be a model name, got {config['model']!r}")
+    if config["dataset"] not in RECIPES:
+        raise ValueError(f"'{path}' was trained on an unknown dataset {config['dataset']!r} (expected one of "
+                         f"{', '.join(sorted(RECIPES))})")
+    return state
+
+
+def _load_run(path):
+    """``(model in eval mode, recipe, config)`` from a checkpoint written by ``convlab train``.
+
+    Raises:
+        OSError: the file cannot be read (missing, a directory, ...).
+        ValueError: it is not such a checkpoint, or its weights do not fit the model its config
+            names (the message is one line).
+    """
+    state = _load_checkpoint(path)
+    config = state["config"]
     recipe = RECIPES[config["dataset"]]
     model = build_model(config["model"], recipe)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"'{path}': its weights do not fit the model its config names ({config['model']!r} for "
+                         f"{recipe.name}): {_one_line(error)}") from None
     model.eval()
     return model, recipe, config
 
@@ -207,7 +258,7 @@ def run_eval(args) -> int:
         splits = recipe.splits(seed=config["seed"], root=args.data_root)
         if args.split not in splits:
             raise ValueError(f"the {recipe.name} dataset has no split {args.split!r} (it has {', '.join(splits)})")
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"convlab eval: {error}", file=sys.stderr)
         return 2
     from .data import DataLoader
@@ -232,15 +283,31 @@ def add_predict_command(subparsers) -> None:
                                    "resized to the model's input size, normalised like the training data.")
     parser.add_argument("checkpoint", help="best.safetensors of a run")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (default 3)")
+    parser.add_argument("--top-k", type=positive_int, default=3, help="classes shown per image (default 3)")
     parser.add_argument("--invert", action="store_true", help="invert the gray levels (Fashion-MNIST objects are "
                         "light on a black background; photos usually are dark on white)")
     parser.set_defaults(func=run_predict)
 
 
-def run_predict(args) -> int:
+def _read_image(path, width, height, invert) -> np.ndarray:
+    """The image file ``path`` as uint8 grayscale ``(height, width)``; ValueError naming the file."""
     from PIL import Image, UnidentifiedImageError
 
+    if os.path.isdir(path):
+        raise ValueError(f"'{path}' is a directory, expected an image file (PNG, JPEG, ...)")
+    if not os.path.exists(path):
+        raise ValueError(f"no such image file: '{path}'")
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L").resize((width, height), Image.BILINEAR), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ValueError(f"'{path}' is not an image file Pillow can read (PNG, JPEG, ...)") from None
+    except OSError as error:
+        raise ValueError(f"cannot read the image '{path}': {error.strerror or error}") from None
+    return 255 - pixels if invert else pixels
+
+
+def run_predict(args) -> int:
     from .autograd import no_grad
     from .creation import as_tensor
     from .nn import functional as F
@@ -250,10 +317,8 @@ def run_predict(args) -> int:
         height, width = recipe.image_size[1:]
         images = []
         for path in args.images:
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert("L").resize((width, height), Image.BILINEAR), dtype=np.uint8)
-            images.append(255 - pixels if args.invert else pixels)
-    except (FileNotFoundError, ValueError, UnidentifiedImageError) as error:
+            images.append(_read_image(path, width, height, args.invert))
+    except (OSError, ValueError) as error:
         print(f"convlab predict: {error}", file=sys.stderr)
         return 2
     batch = as_tensor(recipe.eval_transform().batch(np.stack(images)))

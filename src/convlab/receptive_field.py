@@ -59,6 +59,7 @@ from .summary import as_shapes, check_mode, explained_channel_errors, model_devi
 from .tensor import Tensor
 
 __all__ = [
+    "LayerLookupError",
     "ReceptiveFieldRow",
     "ReceptiveFieldTable",
     "effective_receptive_field",
@@ -247,12 +248,25 @@ class ReceptiveFieldRow(collections.abc.Mapping):
         return "{" + ", ".join(f"{k!r}: {self[k]!r}" for k in self._KEYS) + "}"
 
 
+class LayerLookupError(KeyError):
+    """A receptive-field table has no row for the key, or several (a layer called more than once).
+
+    A ``KeyError`` whose ``str()`` is the plain message (``str(KeyError(msg))`` adds quotes).
+    """
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 class ReceptiveFieldTable(collections.abc.Sequence):
     """What :func:`receptive_field` returns: row 0 is the input, then one row per layer call.
 
     Index it by row number (``table[2]``), by the row number as a string (``table["2"]``, the
-    keys of pytorch-receptive-field's dict) or by a layer's qualified name (``table["layer1.0.conv1"]``,
-    its first call). ``print(table)`` shows it as seed 004 does.
+    keys of pytorch-receptive-field's dict) or by a layer's qualified name (``table["layer1.0.conv1"]``).
+    A module called several times in one forward pass (e.g. the ``relu`` of torchvision's
+    ``BasicBlock``, applied twice) has one row per call; its name is then ambiguous and raises
+    :class:`LayerLookupError` (a ``KeyError``) listing the rows - index by row number instead.
+    ``print(table)`` shows it as seed 004 does.
     """
 
     def __init__(self, rows, input_size):
@@ -268,7 +282,14 @@ class ReceptiveFieldTable(collections.abc.Sequence):
         return self.rows[self.index_of(key)]
 
     def index_of(self, key) -> int:
-        """The row number for an int, a numeric string or a layer name; KeyError listing the names."""
+        """The row number for an int, a numeric string or a layer name.
+
+        Raises:
+            IndexError: a row number out of range.
+            LayerLookupError: (a ``KeyError``) no layer of that name (the message lists the
+                names), or a layer called more than once, which has several rows (the message
+                lists them: pass one's number).
+        """
         if isinstance(key, numbers.Integral) and not isinstance(key, bool):
             if not -len(self.rows) <= key < len(self.rows):
                 raise IndexError(f"receptive field table: row {key} is out of range (0..{len(self.rows) - 1})")
@@ -276,11 +297,16 @@ class ReceptiveFieldTable(collections.abc.Sequence):
         if isinstance(key, str):
             if key.isdigit():
                 return self.index_of(int(key))
-            for row in self.rows:
-                if row.name == key:
-                    return row.layer
-            names = ", ".join(repr(r.name) for r in self.rows[1:])
-            raise KeyError(f"receptive field table: no layer named {key!r}; layers: {names}")
+            matches = [row.layer for row in self.rows if row.name == key]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise LayerLookupError(
+                    f"receptive field table: layer {key!r} is ambiguous: it is called {len(matches)} times, in rows "
+                    f"{', '.join(map(str, matches))}; pass the row number of the call you mean"
+                )
+            names = ", ".join(repr(name) for name in dict.fromkeys(r.name for r in self.rows[1:]))
+            raise LayerLookupError(f"receptive field table: no layer named {key!r}; layers: {names}")
         raise TypeError(f"receptive field table: index with an int or a layer name, got {type(key).__name__}")
 
     def __str__(self):
@@ -471,12 +497,20 @@ def receptive_field_for_unit(table: ReceptiveFieldTable, layer, unit) -> list:
     Args:
         table: a :class:`ReceptiveFieldTable` from :func:`receptive_field`.
         layer: the row: its number (int or string, as pytorch-receptive-field's ``'2'``) or the
-            layer's name.
+            layer's name. A layer called more than once in the forward pass (a reused module,
+            e.g. the ``relu`` of torchvision's ``BasicBlock``) has one row per call: its name is
+            ambiguous and raises, listing the rows; pass the row number of the call you mean.
         unit: the unit's 0-based position in the layer's feature map, one index per spatial axis.
 
     Returns:
         ``[(lo, hi), ...]`` per spatial axis in input pixel coordinates,
         ``lo = max(0, start + unit*jump - rf/2)``, ``hi = min(size, start + unit*jump + rf/2)``.
+
+    Raises:
+        LayerLookupError: (a ``KeyError``) no layer of that name, or an ambiguous name (a layer
+            called several times; the message lists its rows).
+        IndexError: a row number out of range.
+        ValueError: ``unit`` has the wrong number of indices or lies outside the layer's map.
 
     Example::
 
@@ -520,8 +554,9 @@ def effective_receptive_field(
     Args:
         model: the model.
         input_size: ``(channels, *spatial)`` without the batch.
-        layer: the layer whose unit is used: a qualified name or a row of
-            :func:`receptive_field`'s table (default: the last layer with a feature map).
+        layer: the layer whose unit is used: a qualified name or a row number of
+            :func:`receptive_field`'s table (default: the last layer with a feature map); the
+            name of a layer called more than once is ambiguous (an error listing its rows).
         unit: the unit's position in that layer's map (default: its centre).
         channel: one output channel (default: the sum over all channels).
         samples: number of random N(0, 1) inputs to average over.

@@ -384,7 +384,7 @@ def summary(
     batch_dim: int | None = None,
     col_names=("output_size", "num_params"),
     depth: int = 3,
-    mode: str = "same",
+    mode: str = "eval",
     verbose: int = 1,
     dtypes=None,
     count_buffers: bool = False,
@@ -404,8 +404,8 @@ def summary(
             ``"params_percent"``, ``"kernel_size"``, ``"mult_adds"``, ``"trainable"``.
         depth: the deepest nesting level shown (0: the model only, 1: its children, ...); the
             parameters of hidden layers are counted in their shown ancestor.
-        mode: ``"eval"`` or ``"train"`` to run the model in that mode, ``"same"`` (default) to
-            keep its current one; in every case the mode is restored afterwards.
+        mode: ``"eval"`` (default, as torchinfo) or ``"train"`` to run the model in that mode,
+            ``"same"`` to keep its current one; in every case the mode is restored afterwards.
         verbose: 0 prints nothing, 1 prints the table, 2 also lists each layer's parameters.
         dtypes: one dtype per input for random data (default float32).
         count_buffers: count floating-point buffers (BatchNorm running statistics) as
@@ -423,10 +423,14 @@ def summary(
 
     Example::
 
-        >>> s = convlab.summary(convlab.models.fmnist_cnn(), input_size=(1, 1, 28, 28), verbose=0)
+        >>> net = convlab.models.fmnist_cnn()
+        >>> s = convlab.summary(net, input_size=(1, 1, 28, 28), verbose=0)
         >>> s.trainable_params
         1677674
-        >>> convlab.summary(net, input_size=(1, 28, 28), batch_dim=0, col_names=("output_size", "num_params", "mult_adds"))
+        >>> s = convlab.summary(net, input_size=(1, 28, 28), batch_dim=0, verbose=0,
+        ...                     col_names=("output_size", "num_params", "mult_adds"))
+        >>> s.layers[-1].output_size, s.total_mult_adds
+        ([1, 10], 19977098)
     """
     who = "summary()"
     if not isinstance(model, Module):

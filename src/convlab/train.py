@@ -14,7 +14,13 @@ around it the trainer keeps what a real run needs:
   middle of an epoch (the loader redraws the epoch's order from the saved state and skips the
   batches already done);
 - a non-finite loss stops the run with :class:`FloatingPointError` naming the epoch and step;
-  Ctrl-C (``KeyboardInterrupt``) saves ``last.safetensors`` at the current step and returns.
+- Ctrl-C never cuts a step in half: while :meth:`Trainer.fit` runs (in the main thread) SIGINT
+  only sets a flag, the step in progress (forward, backward, ``optimizer.step()``, scheduler,
+  counters) completes, and at that step boundary the trainer saves ``last.safetensors`` and
+  returns - so the checkpoint resumes bit-for-bit. A second Ctrl-C raises ``KeyboardInterrupt``
+  at once, saving nothing (the last checkpoint written stays valid). The previous SIGINT handler
+  is restored when ``fit`` returns. A ``KeyboardInterrupt`` raised by code (e.g. an ``on_step``
+  callback) also saves ``last.safetensors`` and returns.
 
 Example::
 
@@ -32,6 +38,8 @@ import io
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -48,6 +56,44 @@ from .optim.lr_scheduler import ReduceLROnPlateau
 __all__ = ["Trainer", "evaluate", "fit"]
 
 _MONITORS = {"val_accuracy": max, "val_loss": min, "train_accuracy": max, "train_loss": min}
+
+
+class _DeferredInterrupt:
+    """Within the ``with`` block, SIGINT (Ctrl-C) sets :attr:`requested` instead of raising
+    ``KeyboardInterrupt``, so the training loop can stop at a step boundary; a second SIGINT
+    sets :attr:`forced` and raises ``KeyboardInterrupt`` at once. The previous handler is put
+    back on exit. Outside the main thread (where Python cannot set handlers), or when SIGINT is
+    ignored, it changes nothing."""
+
+    def __init__(self):
+        self.requested = self.forced = False
+        self._installed, self._previous = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+                self._installed = True
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            self.forced = True
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self._installed:
+            # None: the previous handler was not set from Python; the default one is the nearest equivalent
+            signal.signal(signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous)
+            self._installed = False
+        return False
+
+
+class _StopAtBoundary(Exception):
+    """Raised at a step boundary after a deferred Ctrl-C."""
 
 
 def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, desc: str = "eval") -> dict:
@@ -143,6 +189,7 @@ class Trainer:
         self.best: float | None = None
         self.bad_epochs = 0
         self.interrupted = False
+        self._interrupt = None  # the _DeferredInterrupt of the running fit()
         self._running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self._epoch_start_loader_state = None
         self._restored_rng = None
@@ -150,23 +197,44 @@ class Trainer:
     # ------------------------------------------------------------------------------ loop
     def fit(self, epochs: int) -> list[dict]:
         """Train until ``epochs`` epochs are complete in all (a resumed trainer continues), early
-        stopping fires, or Ctrl-C; returns :attr:`history`."""
+        stopping fires, or Ctrl-C; returns :attr:`history`.
+
+        Ctrl-C is deferred to the end of the step in progress, then ``last.safetensors`` is
+        saved and ``fit`` returns with :attr:`interrupted` set; a second Ctrl-C raises
+        ``KeyboardInterrupt`` without saving (see the module docstring).
+        """
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"fit(): epochs must be a positive int, got {epochs!r}")
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
         self.interrupted = False
-        try:
-            while self.epoch < epochs and not self._early_stop():
-                self._train_epoch(epochs)
-                self._end_epoch()
-        except KeyboardInterrupt:
-            self.interrupted = True
-            if self.out_dir is not None:
-                path = self.save_checkpoint("last.safetensors")
-                print(f"\nInterrupted at epoch {self.epoch + 1}, batch {self.batch}: saved {path} "
-                      f"(continue with resume=/--resume {path})")
+        with _DeferredInterrupt() as interrupt:
+            self._interrupt = interrupt
+            try:
+                while self.epoch < epochs and not self._early_stop():
+                    self._train_epoch(epochs)
+                    self._end_epoch()
+                    self._stop_if_interrupted()
+            except (_StopAtBoundary, KeyboardInterrupt):
+                if interrupt.forced:  # the second Ctrl-C: possibly mid-step, nothing consistent to save
+                    self.interrupted = True
+                    raise
+                self._save_interrupted()
+            finally:
+                self._interrupt = None
         return self.history
+
+    def _stop_if_interrupted(self) -> None:
+        """At a step boundary: stop if Ctrl-C was pressed during the step."""
+        if self._interrupt is not None and self._interrupt.requested:
+            raise _StopAtBoundary
+
+    def _save_interrupted(self) -> None:
+        self.interrupted = True
+        if self.out_dir is not None:
+            path = self.save_checkpoint("last.safetensors")
+            print(f"\nInterrupted at epoch {self.epoch + 1}, batch {self.batch}: saved {path} "
+                  f"(continue with resume=/--resume {path})")
 
     def _early_stop(self) -> bool:
         return self.patience is not None and self.bad_epochs >= self.patience
@@ -201,34 +269,37 @@ class Trainer:
         bar = tqdm(self._epoch_batches(), desc=f"epoch {self.epoch + 1}/{epochs}", total=len(self.train_loader),
                    initial=self.batch, disable=not self.progress, dynamic_ncols=True)
         started = time.perf_counter() - running["seconds"]
-        for inputs, labels in bar:
-            logits = model(inputs)
-            loss = self.loss_fn(logits, labels)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"fit(): the training loss is {value} at epoch {self.epoch + 1}, batch {self.batch + 1} "
-                    f"(step {self.step + 1}); stopping. The weights are those before this step; try a lower "
-                    f"learning rate or gradient clipping."
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if self.scheduler is not None and self.scheduler_step == "batch":
-                self.scheduler.step()
-            self.batch += 1
-            self.step += 1
-            n = len(labels)
-            running["loss"] += value * n
-            running["correct"] += int((logits.data.argmax(axis=1) == labels.data).sum())
-            running["seen"] += n
-            running["seconds"] = time.perf_counter() - started
-            bar.set_postfix(loss=f"{running['loss'] / running['seen']:.4f}",
-                            acc=f"{running['correct'] / running['seen']:.4f}",
-                            img_s=f"{running['seen'] / max(running['seconds'], 1e-9):.0f}", refresh=False)
-            if self.on_step is not None:
-                self.on_step(self)
-        bar.close()
+        try:
+            for inputs, labels in bar:
+                logits = model(inputs)
+                loss = self.loss_fn(logits, labels)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit(): the training loss is {value} at epoch {self.epoch + 1}, batch {self.batch + 1} "
+                        f"(step {self.step + 1}); stopping. The weights are those before this step; try a lower "
+                        f"learning rate or gradient clipping."
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if self.scheduler is not None and self.scheduler_step == "batch":
+                    self.scheduler.step()
+                self.batch += 1
+                self.step += 1
+                n = len(labels)
+                running["loss"] += value * n
+                running["correct"] += int((logits.data.argmax(axis=1) == labels.data).sum())
+                running["seen"] += n
+                running["seconds"] = time.perf_counter() - started
+                bar.set_postfix(loss=f"{running['loss'] / running['seen']:.4f}",
+                                acc=f"{running['correct'] / running['seen']:.4f}",
+                                img_s=f"{running['seen'] / max(running['seconds'], 1e-9):.0f}", refresh=False)
+                if self.on_step is not None:
+                    self.on_step(self)
+                self._stop_if_interrupted()
+        finally:
+            bar.close()
 
     def _end_epoch(self) -> None:
         running = self._running

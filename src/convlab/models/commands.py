@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._argtypes import non_negative_int, positive_int
 from ..receptive_field import receptive_field, receptive_field_for_unit
 from ..summary import COLUMN_NAMES, MODES, summary
 from ._registry import default_input_size, get_model, list_models
@@ -23,8 +24,10 @@ __all__ = ["add_receptive_field_command", "add_summary_command", "run_receptive_
 
 def _add_model_arguments(parser, input_size_help) -> None:
     parser.add_argument("model", help="a model name of convlab.models (listed above)")
-    parser.add_argument("--num-classes", type=int, default=None, help="classifier outputs (default: the model's)")
-    parser.add_argument("--input-size", type=int, nargs="+", metavar="N", help=input_size_help)
+    parser.add_argument(
+        "--num-classes", type=positive_int, default=None, help="classifier outputs (default: the model's)"
+    )
+    parser.add_argument("--input-size", type=positive_int, nargs="+", metavar="N", help=input_size_help)
 
 
 def _build(args):
@@ -42,13 +45,14 @@ def add_summary_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "summary",
         help="layers, output shapes, parameters and mult-adds of a model",
-        description="Print the summary table (torchinfo / Keras style) of a model of convlab.models. "
+        description="Print the summary table (torchinfo / Keras style) of a model of convlab.models; "
+        "--input-size includes the batch dimension, as torchinfo's input_size. "
         f"Models: {', '.join(list_models())}.",
     )
     _add_model_arguments(
         parser, "input shape with the batch, e.g. 1 3 224 224 (default: batch 1 of the model's usual input)"
     )
-    parser.add_argument("--depth", type=int, default=3, help="deepest nesting level shown (default 3)")
+    parser.add_argument("--depth", type=non_negative_int, default=3, help="deepest nesting level shown (default 3)")
     parser.add_argument(
         "--columns",
         nargs="+",
@@ -93,11 +97,14 @@ def add_receptive_field_command(subparsers) -> argparse.ArgumentParser:
         "receptive-field",
         help="receptive field (start, jump, size) of every layer of a model",
         description="Print the receptive-field table (pytorch-receptive-field style) of a model of "
-        f"convlab.models. Models: {', '.join(list_models())}.",
+        "convlab.models; --input-size excludes the batch dimension: channels then the spatial sizes. "
+        f"Models: {', '.join(list_models())}.",
     )
     _add_model_arguments(parser, "input shape without the batch, e.g. 3 224 224 (default: the model's usual input)")
-    parser.add_argument("--unit", type=int, nargs="+", metavar="I", help="also print this unit's input region")
-    parser.add_argument("--layer", default=None, help="the layer (row number or name) of --unit (default: the last)")
+    parser.add_argument("--unit", type=non_negative_int, nargs="+", metavar="I",
+                        help="also print this unit's input region")
+    parser.add_argument("--layer", default=None, help="the layer (row number or name) of --unit (default: the last); "
+                        "a layer called more than once (a reused module) needs its row number")
     parser.set_defaults(func=run_receptive_field, command="receptive-field")
     return parser
 

@@ -15,6 +15,7 @@ data, or a damaged gzip stream is a ``ValueError`` naming the file, never garbag
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -74,7 +75,7 @@ def read_idx(path, expected_ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"read_idx(): '{path}' is truncated inside its header ({len(raw)} bytes, header needs {header})")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _TYPES[type_code]
-    expected_bytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected_bytes = math.prod(shape) * dtype.itemsize  # Python ints: np.prod would wrap around past 2**63
     found = len(raw) - header
     if found != expected_bytes:
         what = "truncated" if found < expected_bytes else "longer than its header says"

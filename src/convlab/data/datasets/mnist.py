@@ -29,7 +29,8 @@ class MNIST(ImageArrayDataset):
     Raises:
         FileNotFoundError: the files are not found; the message lists where it looked and how to
             get them.
-        ValueError: a file is corrupted, truncated or not an IDX file of the expected kind.
+        ValueError: a file is corrupted, truncated or not an IDX file of the expected kind, or
+            its images are not 28x28; the message names the file.
 
     Example::
 
@@ -39,6 +40,7 @@ class MNIST(ImageArrayDataset):
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
                "8 - eight", "9 - nine"]
     folder = "mnist"
+    image_size = (28, 28)
     system_dir = "/usr/share/datasets/mnist"
     install_hint = "put the four IDX files in a folder and pass root= or set CONVLAB_DATA to it"
 
@@ -51,6 +53,10 @@ class MNIST(ImageArrayDataset):
         images = read_idx(images_file, expected_ndim=3)
         labels = read_idx(labels_file, expected_ndim=1)
         name = type(self).__name__
+        if images.shape[1:] != self.image_size:
+            height, width = self.image_size
+            raise ValueError(f"{name}: '{images_file}' holds {images.shape[1]}x{images.shape[2]} images, expected "
+                             f"{height}x{width} (shape (N, {height}, {width})), got shape {images.shape}")
         if images.dtype != np.uint8 or labels.dtype != np.uint8:
             raise ValueError(f"{name}: expected uint8 IDX files, got images {images.dtype} ('{images_file}') and labels "
                              f"{labels.dtype} ('{labels_file}')")
