@@ -16,9 +16,10 @@ from convlab.data import datasets
 
 
 def test_help_lists_every_command():
-    result = subprocess.run([sys.executable, "-m", "convlab.cli", "--help"], capture_output=True, text=True, check=True)
-    for command in ("train", "eval", "predict", "summary", "receptive-field"):
-        assert command in result.stdout
+    for module in ("convlab.cli", "convlab"):  # python -m convlab is the convlab command too
+        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        for command in ("train", "eval", "predict", "summary", "receptive-field"):
+            assert command in result.stdout
     for command in ("train", "eval", "predict", "summary", "receptive-field"):
         with pytest.raises(SystemExit) as exit_info:
             build_parser().parse_args([command, "--help"])
