@@ -235,3 +235,22 @@ def test_activation_errors_name_the_argument():
         F.sigmoid([1.0, 2.0])
     with pytest.raises(ValueError, match="Hardtanh"):
         nn.Hardtanh(1.0, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(7,), (2, 16, 48, 48)])  # the NumPy path and the compiled parallel pass
+def test_relu_non_finite_values_like_torch(shape, dtype):
+    """relu(NaN) = NaN, and the gradient is 0 wherever the output is <= 0 even when the incoming
+    gradient is inf or NaN (PyTorch's threshold_backward), not inf * 0 = NaN."""
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    x.flat[:4] = [np.nan, -np.inf, np.inf, -1.0]
+    g.flat[:4] = [1.0, np.inf, 2.0, np.nan]
+    ours = convlab.tensor(x, requires_grad=True)
+    y = F.relu(ours)
+    y.backward(convlab.tensor(g))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.relu(theirs).backward(torch.tensor(g))
+    np.testing.assert_array_equal(y.detach().numpy(), torch.relu(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    assert y.dtype == dtype and ours.grad.dtype == dtype

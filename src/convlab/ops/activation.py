@@ -13,6 +13,7 @@ import math
 import warnings
 
 import numpy as np
+from numba import njit, prange
 
 from ..autograd import grad_mode
 from ..autograd.function import Function
@@ -42,18 +43,63 @@ def log_sigmoid_array(x):
     return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
+@njit(parallel=True, cache=True)
+def _relu_kernel(x, out):
+    for i in prange(x.size):
+        out[i] = 0 if x[i] <= 0 else x[i]  # NaN stays NaN, like max(x, 0)
+
+
+@njit(parallel=True, cache=True)
+def _relu_grad_kernel(g, y, out):
+    for i in prange(g.size):
+        out[i] = 0 if y[i] <= 0 else g[i]
+
+
+_PARALLEL_MIN_SIZE = 1 << 16  # elements below which a parallel region costs more than it saves
+
+
+def _flat_pair(a, b):
+    """``a`` and ``b`` flattened, when one compiled parallel pass over them applies (large
+    NumPy arrays of one shape, dtype and C order); None otherwise."""
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.size >= _PARALLEL_MIN_SIZE
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.dtype.kind == "f"
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    ):
+        return a.reshape(-1), b.reshape(-1)
+    return None
+
+
 class ReLU(Function):
-    """y = max(x, 0);  dx = g where y > 0."""
+    """y = max(x, 0);  dx = 0 where y <= 0, else g (so 0 even where g is inf or NaN, as in PyTorch).
+
+    Large float NumPy arrays take one compiled pass on all cores (NumPy's ufuncs run on one).
+    """
 
     @staticmethod
     def forward(ctx, x):
-        y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
+        flat = _flat_pair(x, x)
+        if flat is None:
+            y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
+        else:
+            y = np.empty_like(x)
+            _relu_kernel(flat[0], y.reshape(-1))
         ctx.y = y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.y > 0)
+        flat = _flat_pair(g, ctx.y)
+        if flat is None:
+            return array_module(g).where(ctx.y <= 0, 0, g).astype(g.dtype, copy=False)
+        out = np.empty_like(g)
+        _relu_grad_kernel(*flat, out.reshape(-1))
+        return out
 
 
 class LeakyReLU(Function):
