@@ -436,3 +436,309 @@ def test_gradcheck_catches_a_wrong_derivative():
     with pytest.raises(ValueError, match="at least one input must be a Tensor with requires_grad=True"):
         convlab.autograd.gradcheck(Wrong.apply, (convlab.tensor([1.0], dtype=convlab.float64),))
     assert x.grad is None  # gradcheck leaves .grad untouched
+
+
+# ---------------------------------------------------------------------- in-place changes of saved tensors
+_MODIFIED = "modified by an inplace operation: \\[convlab.{kind}Tensor \\[{shape}\\]\\], {what}, is at version {now}; expected version {then}"
+
+
+def _modified(shape, what, now=1, then=0, kind="Float"):
+    return _MODIFIED.format(kind=kind, shape=", ".join(map(str, shape)), what=what, now=now, then=then)
+
+
+def _both_raise(build, ours_message):
+    """``build(lib)`` runs forward, an in-place change and backward; torch and convlab both refuse."""
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        build(torch)
+    with pytest.raises(RuntimeError, match=ours_message):
+        build(convlab)
+
+
+def test_changing_a_saved_input_in_place_raises_like_torch():
+    def mul(lib):  # a * w saves a for w's gradient
+        a, w = lib.randn(2, 3), lib.randn(2, 3, requires_grad=True)
+        y = (a * w).sum()
+        a.mul_(3)
+        y.backward()
+
+    _both_raise(mul, _modified((2, 3), "saved by MulBackward0"))
+
+    def matmul(lib):
+        a, w = lib.randn(2, 3), lib.randn(3, 4, requires_grad=True)
+        y = (a @ w).sum()
+        a[0, 0] = 5.0
+        y.backward()
+
+    _both_raise(matmul, _modified((2, 3), "saved by MatMulBackward0"))
+
+    def conv2d(lib):  # the weight is saved for the input's gradient
+        x, w = lib.randn(1, 2, 5, 5, requires_grad=True), lib.randn(3, 2, 3, 3, requires_grad=True)
+        y = lib.nn.functional.conv2d(x, w, padding=1).sum()
+        with lib.no_grad():
+            w.mul_(0.5)
+        y.backward()
+
+    _both_raise(conv2d, _modified((3, 2, 3, 3), "saved by ConvNdBackward0"))
+
+    def double_after_retain(lib):  # two in-place changes, float64, after a first backward kept the graph
+        a, w = lib.randn(4, dtype=lib.float64), lib.randn(4, dtype=lib.float64, requires_grad=True)
+        y = (a * w).sum()
+        y.backward(retain_graph=True)
+        a.add_(1)
+        a.zero_()
+        y.backward()
+
+    _both_raise(double_after_retain, _modified((4,), "saved by MulBackward0", now=2, kind="Double"))
+
+
+@pytest.mark.parametrize("change", ["setitem", "fill_", "uniform_", "normal_", "copy_", "relu_inplace", "dropout_inplace", "init"])
+def test_every_in_place_writer_counts_as_a_change(change):
+    def build(lib):
+        a, w = lib.randn(2, 3), lib.randn(2, 3, requires_grad=True)
+        y = (a * w).sum()
+        F = lib.nn.functional
+        {
+            "setitem": lambda: a.__setitem__((0, 1), 2.0),
+            "fill_": lambda: a.fill_(1.0),
+            "uniform_": lambda: a.uniform_(),
+            "normal_": lambda: a.normal_(),
+            "copy_": lambda: a.copy_(lib.ones(2, 3)),
+            "relu_inplace": lambda: F.relu(a, inplace=True),
+            "dropout_inplace": lambda: F.dropout(a, 0.5, training=True, inplace=True),
+            "init": lambda: lib.nn.init.kaiming_uniform_(a),
+        }[change]()
+        y.backward()
+
+    _both_raise(build, _modified((2, 3), "saved by MulBackward0"))
+
+
+def test_changing_an_output_that_its_op_saved_raises_like_torch():
+    def build(lib):
+        x = lib.randn(3, requires_grad=True)
+        y = x.exp()  # Exp saves its output
+        with lib.no_grad():
+            y.mul_(2)
+        y.sum().backward()
+
+    _both_raise(build, _modified((3,), "output 0 of ExpBackward0"))
+
+
+def _grads_after_change(lib, build, change_index, requires_grad):
+    values = [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(build.shapes)]
+    ts = [lib.tensor(v.copy(), dtype=lib.float64, requires_grad=r) for v, r in zip(values, requires_grad)]
+    out = build(lib, *ts)
+    if change_index is not None:
+        with lib.no_grad():
+            ts[change_index].add_(0.25)
+    try:
+        out.backward()
+    except RuntimeError as e:
+        assert "modified by an inplace operation" in str(e)
+        return None
+    return [None if t.grad is None else t.grad.detach().numpy().copy() for t in ts]
+
+
+def _case(shapes, fn):
+    fn.shapes = shapes
+    return fn
+
+
+_CHANGE_CASES = {
+    "add": _case([(2, 3), (2, 3)], lambda lib, a, b: (a + b).sum()),
+    "mul": _case([(2, 3), (2, 3)], lambda lib, a, b: (a * b).sum()),
+    "div": _case([(2, 3), (2, 3)], lambda lib, a, b: (a / (b * b + 1)).sum()),
+    "matmul": _case([(2, 3), (3, 4)], lambda lib, a, b: (a @ b).sum()),
+    "matvec": _case([(2, 3), (3,)], lambda lib, a, b: (a @ b).sum()),
+    "batched_matmul": _case([(2, 2, 3), (3, 4)], lambda lib, a, b: (a @ b).sum()),
+    "linear": _case([(4, 3), (2, 3), (2,)], lambda lib, x, w, b: lib.nn.functional.linear(x, w, b).pow(2).sum()),
+    "conv2d": _case([(1, 2, 5, 5), (3, 2, 3, 3)], lambda lib, x, w: lib.nn.functional.conv2d(x, w).sum()),
+    "relu": _case([(2, 3)], lambda lib, x: (x.relu() * 3).sum()),
+    "sigmoid": _case([(2, 3)], lambda lib, x: x.sigmoid().sum()),
+    "softmax": _case([(2, 3), (2, 3)], lambda lib, x, w: (lib.softmax(x, 1) * w).sum()),
+    "pow": _case([(2, 3)], lambda lib, x: (x**2).sum()),
+    "mse_loss": _case([(2, 3), (2, 3)], lambda lib, a, b: lib.nn.functional.mse_loss(a, b)),
+    "kl_div": _case([(2, 3), (2, 3)], lambda lib, a, b: lib.nn.functional.kl_div(a, b.exp(), reduction="sum")),
+    "layer_norm": _case([(2, 3), (3,), (3,)], lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (3,), w, b).pow(2).sum()),
+    "flip": _case([(2, 3)], lambda lib, x: (x.flip(0) ** 2).sum()),  # torch.flip copies, so must convlab's
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CHANGE_CASES))
+def test_in_place_changes_never_give_a_wrong_gradient_and_raise_only_where_torch_does(name):
+    """Every input changed after forward, for every requires_grad pattern: where torch computes a
+    gradient convlab computes the same one; where torch raises convlab raises or (when it saved a
+    private copy) gives the gradient of the unchanged inputs; never a gradient of the new values."""
+    build = _CHANGE_CASES[name]
+    n = len(build.shapes)
+    for mask in range(1, 2**n):
+        requires_grad = [bool(mask >> i & 1) for i in range(n)]
+        unchanged = _grads_after_change(torch, build, None, requires_grad)
+        for i in range(n):
+            theirs = _grads_after_change(torch, build, i, requires_grad)
+            ours = _grads_after_change(convlab, build, i, requires_grad)
+            where = f"{name}, requires_grad={requires_grad}, input {i} changed"
+            if theirs is not None:
+                assert ours is not None, f"{where}: torch computes a gradient but convlab raises"
+            expected = theirs if theirs is not None else unchanged
+            if ours is not None:
+                for g_ours, g_expected in zip(ours, expected):
+                    assert (g_ours is None) == (g_expected is None), where
+                    if g_ours is not None:
+                        np.testing.assert_allclose(g_ours, g_expected, rtol=1e-10, atol=1e-12, err_msg=where)
+
+
+def test_changing_an_op_output_that_a_later_op_saved_raises_like_torch():
+    def build(lib):
+        x, w = lib.randn(3, requires_grad=True), lib.randn(3, requires_grad=True)
+        y = x + 1  # Add saves nothing, but Mul saves y for w's gradient
+        z = (y * w).sum()
+        with lib.no_grad():
+            y.zero_()
+        z.backward()
+
+    _both_raise(build, _modified((3,), "saved by MulBackward0"))
+
+    def harmless(lib):  # the same change where nothing saved y
+        x = lib.randn(3, requires_grad=True)
+        y = x + 1
+        z = (y * 2).sum()
+        with lib.no_grad():
+            y.zero_()
+        z.backward()
+        return x.grad.numpy().tolist()
+
+    assert harmless(convlab) == harmless(torch) == [2.0, 2.0, 2.0]
+
+
+def test_a_change_nothing_saved_passes_and_gives_torchs_gradient():
+    grads = []
+    for lib in (convlab, torch):
+        a, w = lib.randn(2, 3), lib.randn(2, 3, requires_grad=True)
+        y = (a + w).sum()  # Add saves nothing
+        a.add_(1)
+        a.mul_(2)
+        y.backward()
+        grads.append(w.grad.numpy().copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def _two_layer(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+
+
+def _copy_weights(src, dst):
+    with torch.no_grad():
+        for p_src, p_dst in zip(src.parameters(), dst.parameters()):
+            p_dst.copy_(torch.from_numpy(p_src.detach().numpy().copy()))
+
+
+def test_optimizer_step_between_forward_and_backward_raises_like_torch():
+    for optimizer in ("SGD", "Adam"):
+        def build(lib, optimizer=optimizer):
+            model = _two_layer(lib)
+            opt = getattr(lib.optim, optimizer)(model.parameters(), lr=0.1)
+            x = lib.randn(5, 3)
+            model(x).pow(2).sum().backward()
+            loss = model(x).pow(2).sum()
+            opt.step()  # updates the parameters in place; the second Linear saved its weight
+            loss.backward()
+
+        _both_raise(build, _modified((2, 4), "saved by LinearBackward0", now=2, then=1))
+
+
+def test_load_state_dict_between_forward_and_backward_raises_like_torch():
+    def build(lib):
+        lin = lib.nn.Linear(3, 2)
+        y = lin(lib.randn(4, 3, requires_grad=True)).sum()  # saves the weight for the input's gradient
+        lin.load_state_dict(lib.nn.Linear(3, 2).state_dict())
+        y.backward()
+
+    _both_raise(build, _modified((2, 3), "saved by LinearBackward0", now=2, then=1))
+
+
+def test_optimizer_step_before_backward_passes_where_torch_does():
+    """A single Linear on an input that needs no gradient saves only that input (as torch's does),
+    so a step before backward is harmless in both libraries."""
+    grads = []
+    layers = {convlab: convlab.nn.Linear(3, 2), torch: torch.nn.Linear(3, 2)}
+    _copy_weights(layers[convlab], layers[torch])
+    for lib, lin in layers.items():
+        opt = lib.optim.SGD(lin.parameters(), lr=0.1)
+        x = lib.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3))
+        lin(x).sum().backward()
+        loss = lin(x).sum()
+        opt.step()
+        opt.zero_grad()
+        loss.backward()
+        grads.append(lin.weight.grad.numpy().copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+def test_in_place_changes_after_backward_are_fine():
+    a, w = convlab.randn(2, 3), convlab.randn(2, 3, requires_grad=True)
+    y = (a * w).sum()
+    y.backward()
+    expected = a.numpy().copy()
+    with convlab.no_grad():
+        w.mul_(3)
+    a.mul_(3)
+    np.testing.assert_array_equal(w.grad.numpy(), expected)
+    ((a * w).sum()).backward()  # a new graph sees the new values
+    np.testing.assert_allclose(w.grad.numpy(), expected + 3 * expected, rtol=1e-6)
+
+
+def test_training_loop_with_step_after_backward_matches_torch():
+    losses = {}
+    models = {convlab: _two_layer(convlab), torch: _two_layer(torch)}
+    _copy_weights(models[convlab], models[torch])
+    x0 = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    for lib, model in models.items():
+        opt = lib.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        x = lib.tensor(x0)
+        losses[lib] = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            losses[lib].append(loss.item())
+    np.testing.assert_allclose(losses[convlab], losses[torch], rtol=1e-5)
+    assert losses[convlab][-1] < losses[convlab][0]
+
+
+def test_version_counter_counts_in_place_changes_like_torch():
+    for lib in (convlab, torch):
+        t = lib.zeros(3)
+        assert t._version == 0
+        t.add_(1)
+        t[0] = 2.0
+        t.zero_()
+        t.addcmul_(lib.ones(3), lib.ones(3))
+        assert t._version == 4, lib
+        assert (t + 1)._version == 0
+        w = lib.zeros(2, requires_grad=True)
+        w.grad = lib.ones(2)
+        lib.optim.SGD([w], lr=0.1).step()
+        assert w._version == 1, lib
+
+
+def test_version_bookkeeping_keeps_no_input_tensor_alive():
+    w = convlab.randn(2, 3, requires_grad=True)
+    x = convlab.randn(2, 3)  # needs no gradient: held weakly
+    h = w * 2  # an op's output: reached through its producer, not held
+    y = (x * h).sum()
+    refs = [weakref.ref(x), weakref.ref(h)]
+    del x, h
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+    y.backward()  # the saved arrays are still there; nothing changed them
+    assert w.grad is not None
+
+
+def test_autograd_grad_checks_versions_too():
+    a, w = convlab.randn(2, 3), convlab.randn(2, 3, requires_grad=True)
+    y = (a * w).sum()
+    a.zero_()
+    with pytest.raises(RuntimeError, match=_modified((2, 3), "saved by MulBackward0")):
+        convlab.autograd.grad(y, [w])

@@ -195,3 +195,14 @@ def test_cat_stack_errors_name_the_shapes():
         convlab.cat(convlab.zeros(2))
     with pytest.raises(TypeError, match="position 1"):
         convlab.stack([convlab.zeros(2), [1.0, 2.0]])
+
+
+def test_flip_copies_like_torch():
+    """torch.flip returns a copy: a later in-place change of the input does not show through."""
+    results = []
+    for lib in (convlab, torch):
+        x = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        y = x.flip(0)
+        x.add_(10)
+        results.append(y.tolist())
+    assert results[0] == results[1] == [[3.0, 4.0], [1.0, 2.0]]

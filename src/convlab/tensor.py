@@ -12,13 +12,22 @@ Every method mirrors ``torch.Tensor``; the math lives in ``convlab.ops`` (one to
 this file only dispatches to it.
 
 In-place operations (``add_``, ``mul_``, ``x[i] = v``, ...) change ``data`` directly and are
-never recorded in the graph. They are allowed whenever no gradient can be affected: on tensors
-that do not require grad, and on anything under ``no_grad()`` (optimiser steps, initialisation).
-With grad mode on, PyTorch refuses them on a leaf that requires grad, and so does convlab; on a
-tensor that is part of the graph (PyTorch would record the change) convlab raises too, rather
-than risk a wrong gradient. The augmented assignments ``x += y``, ``x *= y``, ... then fall back
+never recorded in the graph. With grad mode on, PyTorch refuses them on a leaf that requires
+grad, and so does convlab; on a tensor that is part of the graph (PyTorch would record the
+change) convlab raises too. The augmented assignments ``x += y``, ``x *= y``, ... then fall back
 to the out-of-place result, which Python binds to the name ``x``, so residual code such as
 ``out += identity`` works unchanged.
+
+Elsewhere (tensors that do not require grad; anything under ``no_grad()``, such as optimiser
+steps and initialisation) they are allowed, but they can still reach a gradient: an op recorded
+earlier may have saved the tensor for its backward (``a * w`` keeps ``a`` to compute ``w``'s
+gradient). So every in-place change counts itself in the tensor's ``_version``, as in PyTorch;
+each recorded op notes its inputs' versions, and ``backward()`` raises PyTorch's "modified by an
+inplace operation" RuntimeError, naming the op, when it reaches an op whose saved values share
+memory with a tensor changed since. A change no saved value sees (``a + w`` saves nothing) is
+harmless and passes, as in PyTorch. Unlike PyTorch, a view (``x[0]``, ``x.t()``, ...) or a
+``detach()``-ed tensor has its own version counter, so a change made through one alias is not
+seen by ops that saved another (their gradient then uses the changed values).
 """
 
 from __future__ import annotations
@@ -54,7 +63,9 @@ class Tensor:
                 [6., 8.]])
     """
 
-    __slots__ = ("__weakref__", "_hooks", "_output_index", "_retains_grad", "data", "grad", "grad_fn", "requires_grad")
+    __slots__ = (
+        "__weakref__", "_hooks", "_output_index", "_retains_grad", "_version", "data", "grad", "grad_fn", "requires_grad",
+    )
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False):
@@ -66,6 +77,7 @@ class Tensor:
         self._output_index = 0
         self._hooks = None
         self._retains_grad = False
+        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -362,8 +374,14 @@ class Tensor:
 
     # ------------------------------------------------------------------ in place (no graph)
     def _check_inplace(self, name: str, value=None) -> None:
-        """Refuse an in-place change that a gradient could depend on (see the module docstring)."""
+        """Refuse an in-place change that grad mode would have to record (see the module
+        docstring), else count it: every in-place change of ``data`` through the Tensor API
+        passes here and bumps ``_version``, which ``backward()`` compares with the version each
+        graph node saw when it ran."""
         if not grad_mode._state.enabled:
+            if self.grad_fn is not None:
+                _note_modified_output(self)
+            self._version += 1
             return
         if self.requires_grad:
             if self.grad_fn is None:
@@ -381,6 +399,7 @@ class Tensor:
                 f"{name}(): the value requires grad but the tensor being modified (shape {tuple(self.shape)}) does not; "
                 "convlab does not record in-place changes, build the result out of place (e.g. convlab.where, convlab.cat)"
             )
+        self._version += 1
 
     def _operand(self, value, name):
         """``value`` as something NumPy can combine with ``self.data`` in place (checked shape)."""
@@ -961,6 +980,7 @@ from . import _random
 from . import creation as _creation
 from .autograd import functional as _functional
 from .autograd import grad_mode
+from .autograd.function import note_modified_output as _note_modified_output
 from .ops import activation as _ops_act
 from .ops import elementwise as _ops_elem
 from .ops import indexing as _ops_index

@@ -12,12 +12,20 @@ Every gradient an op returns is checked against the input it belongs to: a gradi
 input's shape plus broadcast dimensions is summed down to that shape, any other shape is an
 error naming the op; a gradient of another floating dtype is cast to the input's dtype.
 
+Before a node's ``backward`` runs, the versions it recorded are compared with its inputs'
+(and in-place changed outputs') current ``_version``: one that changed, and whose memory the
+node saved for backward, means the saved values are no longer those of the forward pass, and the
+walk stops with PyTorch's "modified by an inplace operation" RuntimeError. A change to a tensor
+the node did not save (``a + b`` saves nothing) is harmless and passes.
+
 When only some tensors' gradients are wanted (``autograd.grad`` or ``backward(inputs=...)``),
 nodes that lead to none of them are skipped, and each executed node is told through
 ``needs_input_grad`` to compute only the gradients that lead somewhere.
 """
 
 from __future__ import annotations
+
+import weakref
 
 
 def topological_order(roots) -> list:
@@ -137,6 +145,7 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
             roots.append(edge[0])
 
     order = topological_order(roots)
+    outputs_changed = bool(_CHANGED_NODES)  # some op output was changed in place (rare)
     useful = None if wanted is None else _useful_nodes(order, wanted)
 
     for node in order:
@@ -160,6 +169,10 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
                 "freed its saved values); call backward(retain_graph=True) the first time if you need to"
             )
         edges = node.next_edges
+        if node.saved_versions is not None:
+            _check_held_inputs(node)
+        if outputs_changed:
+            _check_changed_outputs(node, edges)
         needs = node.needs_input_grad
         if wanted is not None:
             node.needs_input_grad = tuple(_leads_to_wanted(e, useful, wanted) for e in edges)
@@ -207,6 +220,55 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
     return [None if g is None else _private(g, g.shape, handed_out) for g in found]
 
 
+def _check_held_inputs(node) -> None:
+    """Check the inputs ``node`` recorded in ``saved_versions`` (leaves and tensors that need no
+    gradient) against their current versions."""
+    held = node.saved_versions
+    for i in range(0, len(held), 2):
+        t = held[i]
+        if type(t) is _WEAKREF:
+            t = t()
+        if t is not None and t._version != held[i + 1]:
+            _check_saved(node, t, held[i + 1])
+
+
+def _check_changed_outputs(node, edges) -> None:
+    """Check the outputs of other ops that ``node`` consumed, and ``node``'s own outputs, that
+    were changed in place (listed in their producer's ``modified_outputs``)."""
+    for edge in edges:
+        if type(edge) is tuple:
+            changed = getattr(edge[0], "modified_outputs", None)
+            ref = None if changed is None else changed.get(edge[1])
+            t = None if ref is None else ref()
+            if t is not None and t._version != edge[4]:
+                _check_saved(node, t, edge[4])
+    changed = getattr(node, "modified_outputs", None)
+    if changed is not None:
+        for ref in changed.values():
+            t = ref()
+            if t is not None and t._version != 0:  # an op's outputs start at version 0
+                _check_saved(node, t, 0)
+
+
+def _check_saved(node, t, version) -> None:
+    """Raise if tensor ``t``, changed in place since ``node`` ran (``version`` then), shares
+    memory with anything ``node`` saved for backward (arrays on ctx, or in a tuple/list there)."""
+    data = t.data
+    xp = array_module(data)
+    for v in node.__dict__.values():
+        items = v if type(v) in (tuple, list) else (v,)
+        for a in items:
+            if isinstance(a, _ARRAY_TYPES) and array_module(a) is xp and xp.may_share_memory(a, data):
+                what = f"output {t._output_index} of {node.name()}" if t.grad_fn is node else f"saved by {node.name()}"
+                raise RuntimeError(
+                    "backward(): one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.type()} {list(t.shape)}], {what}, is at version {t._version}; expected version "
+                    f"{version} instead. It was changed in place (add_, mul_, x[i] = ..., an optimizer step, ...) "
+                    f"after {node.name()} saved it for backward: make the change after backward(), or pass a clone() "
+                    "of it to the op"
+                )
+
+
 def _leads_to_wanted(edge, useful, wanted) -> bool:
     if edge is None:
         return False
@@ -244,4 +306,7 @@ def _accumulate(t, g, handed_out) -> None:
 # Imported last: tensor and ops import this module (circular).
 from ..backend import array_module
 from ..ops.elementwise import unbroadcast
-from ..tensor import Tensor
+from ..tensor import _ARRAY_TYPES, Tensor
+from .function import _CHANGED_NODES
+
+_WEAKREF = weakref.ReferenceType

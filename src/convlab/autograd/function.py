@@ -29,13 +29,29 @@ The node remembers where each input's gradient goes as an *edge*, fixed when the
 itself for a leaf that requires grad, ``None`` for an input that needs no gradient. The graph
 therefore holds no activations besides what ``forward`` saved on ``ctx``, and freeing those after
 ``backward`` frees the memory, as in PyTorch.
+
+A recorded node also notes each Tensor argument's ``_version`` (the count of its in-place
+changes) when the op ran: in the edge for an input made by another op (one more integer), else
+in ``saved_versions``, a flat tuple ``(tensor_or_weakref, version, ...)``: a leaf that requires
+grad is held by its edge anyway, other tensors only weakly, so the graph keeps no activation
+alive. A non-leaf can only change in place under ``no_grad``; it is then listed in its
+producer's ``modified_outputs`` (unset until then), where its consumers find it. Before running
+a node's ``backward``, the engine compares the versions: a tensor changed in place since the op
+ran whose memory is shared with what ``forward`` saved on ``ctx`` makes ``backward()`` raise, as
+PyTorch's version counters do, instead of computing a wrong gradient from the new values.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import grad_mode
+
+# The live nodes with an output changed in place (see note_modified_output); while it is empty,
+# the backward walk skips looking for such changes.
+_CHANGED_NODES: weakref.WeakSet = weakref.WeakSet()
 
 
 class Function:
@@ -43,7 +59,17 @@ class Function:
 
     # Graph bookkeeping lives in slots; an op's own saved state goes into the instance
     # ``__dict__`` so that freeing the graph after backward is ``__dict__.clear()``.
-    __slots__ = ("__dict__", "__weakref__", "n_outputs", "needs_input_grad", "next_edges", "output_hooks", "released")
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "modified_outputs",
+        "n_outputs",
+        "needs_input_grad",
+        "next_edges",
+        "output_hooks",
+        "released",
+        "saved_versions",
+    )
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -60,14 +86,27 @@ class Function:
         ctx = object.__new__(cls)
         record = grad_mode._state.enabled
         arrays, needs, edges, track = [], [], [], False
+        held, weak = None, False  # (tensor, version, ...) of the leaves and the tensors needing no grad
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
-                if record and a.requires_grad:
-                    track = True
-                    needs.append(True)
-                    node = a.grad_fn
-                    edges.append(a if node is None else (node, a._output_index, a.data.shape, a.data.dtype))
+                if record:
+                    if a.requires_grad:
+                        track = True
+                        needs.append(True)
+                        node = a.grad_fn
+                        if node is not None:
+                            edges.append((node, a._output_index, a.data.shape, a.data.dtype, a._version))
+                            continue
+                        edges.append(a)
+                    else:
+                        needs.append(False)
+                        edges.append(None)
+                        weak = True
+                    if held is None:
+                        held = [a, a._version]
+                    else:
+                        held += (a, a._version)
                     continue
             else:
                 arrays.append(a)
@@ -80,6 +119,12 @@ class Function:
                 return tuple(_wrap(o) for o in out)
             return _wrap(out)
         ctx.next_edges = tuple(edges)
+        if held is None:
+            ctx.saved_versions = None
+        else:
+            if weak:  # a leaf's edge holds it anyway; hold the others weakly (no activation kept alive)
+                held = [t if type(t) is int or t.requires_grad else _ref(t) for t in held]
+            ctx.saved_versions = tuple(held)
         ctx.output_hooks = None
         ctx.released = False
         if type(out) is tuple:
@@ -110,13 +155,25 @@ class Function:
                 return
 
 
+def note_modified_output(t) -> None:
+    """Called (by ``Tensor._check_inplace``) when output ``t`` of the node ``t.grad_fn`` is changed
+    in place (only possible under ``no_grad``): the node and the nodes that consumed ``t`` find it
+    through ``modified_outputs`` and check its version before their backward."""
+    node = t.grad_fn
+    changed = getattr(node, "modified_outputs", None)  # unset until needed: apply stays lean
+    if changed is None:
+        changed = node.modified_outputs = {}
+        _CHANGED_NODES.add(node)
+    changed.setdefault(t._output_index, _ref(t))
+
+
 def _wrap(array):
     """A leaf Tensor around an op's output array (no graph recorded)."""
     t = object.__new__(Tensor)
     t.data = array if isinstance(array, _ARRAY_TYPES) else np.asarray(array)
     t.grad = t.grad_fn = t._hooks = None
     t.requires_grad = t._retains_grad = False
-    t._output_index = 0
+    t._output_index = t._version = 0
     return t
 
 
@@ -133,3 +190,4 @@ def _wrap_output(array, node, index):
 from ..tensor import _ARRAY_TYPES, Tensor  # imported last: circular (Tensor methods call Functions)
 
 _ARRAY_CLASSES = frozenset(_ARRAY_TYPES)
+_ref = weakref.ref

@@ -380,6 +380,7 @@ def _apply(name, fn, input, inplace, *args, **options):
     out = fn.apply(input, *args, **options)
     if tracking:
         return out  # earlier ops may have saved the input's storage for their backward
+    input._check_inplace(name)  # counts the change (Tensor._version)
     input.data[...] = out.data
     return input
 

@@ -429,7 +429,10 @@ class KLDiv(Function):
         else:
             out, count = _reduce(loss, reduction), loss.size
         if any(ctx.needs_input_grad):
-            ctx.x, ctx.t, ctx.target_prob, ctx.shapes = x, t, target_prob, (x.shape, t.shape)
+            # x and t only feed dt; dx needs the target probabilities alone
+            need_t = ctx.needs_input_grad[1]
+            ctx.x, ctx.t = (x, t) if need_t else (None, None)
+            ctx.target_prob, ctx.shapes = target_prob, (x.shape, t.shape)
             ctx.log_target, ctx.count, ctx.mean = log_target, count, reduction in ("mean", "batchmean")
         return out
 

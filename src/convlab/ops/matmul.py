@@ -18,29 +18,35 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
+        # Save only what the other operand's gradient needs (as PyTorch does).
+        ctx.a = a if ctx.needs_input_grad[1] else None
+        ctx.b = b if ctx.needs_input_grad[0] else None
+        ctx.shapes = a.shape, b.shape
         return a @ b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.a, ctx.b
+        sa, sb = ctx.shapes
         xp = array_module(g)
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        if b.ndim == 1:  # restore the dropped column axis first, then the dropped row axis
+        sa2 = (1, *sa) if len(sa) == 1 else sa
+        sb2 = (*sb, 1) if len(sb) == 1 else sb
+        if len(sb) == 1:  # restore the dropped column axis first, then the dropped row axis
             g = xp.expand_dims(g, -1)
-        if a.ndim == 1:
+        if len(sa) == 1:
             g = xp.expand_dims(g, -2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(g @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            b2 = b.reshape(sb2)
+            ga = unbroadcast(g @ xp.swapaxes(b2, -1, -2), sa2).reshape(sa)
         if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
+            a2 = a.reshape(sa2)
+            if len(sb2) == 2 and len(sa2) > 2:
                 # Shared right matrix: fold the batch into one large GEMM instead of summing a batch.
-                gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+                gb = a2.reshape(-1, sa2[-1]).T @ g.reshape(-1, g.shape[-1])
             else:
-                gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ g, b2.shape)
-            gb = gb.reshape(b.shape)
+                gb = unbroadcast(xp.swapaxes(a2, -1, -2) @ g, sb2)
+            gb = gb.reshape(sb)
         return ga, gb
 
 
@@ -50,7 +56,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.x, ctx.weight = x, weight
+        ctx.x = x if ctx.needs_input_grad[1] else None  # dW = g^T x
+        ctx.weight = weight if ctx.needs_input_grad[0] else None  # dx = g W
         y = x @ weight.T
         if bias is not None:
             y += bias

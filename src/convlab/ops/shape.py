@@ -90,7 +90,9 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return array_module(x).flip(x, dims)
+        # a copy, as torch.flip makes (NumPy's flip is a view: a later in-place change of x
+        # would show through, and into the gradient of any op that saved the result)
+        return array_module(x).flip(x, dims).copy()
 
     @staticmethod
     def backward(ctx, g):

@@ -14,7 +14,8 @@ An optimiser holds
     {'state': {0: {'momentum_buffer': tensor(...)}, ...},
      'param_groups': [{'lr': 0.1, 'momentum': 0.9, ..., 'params': [0, 1, 2]}]}
 
-Steps update the parameters' arrays in place (NumPy or CuPy), never recording a graph.
+Steps update the parameters' arrays in place (NumPy or CuPy), never recording a graph, and bump
+each updated parameter's ``_version`` (see ``Tensor._check_inplace``).
 
 The options PyTorch uses to choose between its own kernels (``foreach`` batches, ``fused``
 kernels, CUDA-graph ``capturable`` steps) do not change the maths: convlab accepts and records
@@ -167,7 +168,9 @@ class Optimizer:
 
     def _params_with_grad(self, group: dict):
         """The group's parameters that have a gradient (the others are skipped, as in PyTorch),
-        after checking that each gradient has its parameter's shape."""
+        after checking that each gradient has its parameter's shape. The caller updates each one
+        in place, so each one's ``_version`` is bumped here: a graph that saved the parameter
+        before the step then refuses to backward (as in PyTorch) instead of using the new values."""
         for i, p in enumerate(group["params"]):
             grad = p.grad
             if grad is None:
@@ -177,6 +180,7 @@ class Optimizer:
                     f"{type(self).__name__}.step(): params[{i}] of its group has shape {tuple(p.shape)} but its .grad "
                     f"has shape {tuple(grad.shape)}"
                 )
+            p._version += 1
             yield p
 
     @staticmethod

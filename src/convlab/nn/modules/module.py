@@ -547,6 +547,7 @@ class Module:
                     self._buffers[name] = Tensor(array)
             else:
                 target.data[...] = array
+                target._version += 1  # an in-place change, as Tensor.copy_ counts it
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):
