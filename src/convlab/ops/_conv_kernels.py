@@ -79,7 +79,7 @@ def _tile(
     blocks,
     a,
     a_off,
-    a_rs,
+    a_rows,
     a_k1,
     a_k2,
     a_k3,
@@ -101,7 +101,7 @@ def _tile(
 ):
     """``C[r, 0:16*blocks] = Z[r, :] + sum_{k3,k2,k1} A[r, k] * B[k, :]`` for ``r < rows``, where
     (all offsets in elements of the flat arrays ``a``, ``b``, ``c``, ``z``)
-    ``A[r, k] = a[a_off + r*a_rs + k1*a_k1 + k2*a_k2 + k3*a_k3]``,
+    ``A[r, k] = a[a_off + a_rows[r] + k1*a_k1 + k2*a_k2 + k3*a_k3]`` (``a_rows``: each row's offset),
     ``B[k, 16*m + j] = b[b_off + m*b_bs + k1*b_k1 + k2*b_k2 + k3*b_k3 + j]`` (block ``m`` of 16
     channels ``b_bs`` elements after block 0), ``C[r, j] = c[c_off + r*c_rs + j]`` and the
     starting values ``Z[r, j] = z[z_off + r*z_rs + j]`` (zeros, a bias with ``z_rs = 0``, or ``C``
@@ -114,7 +114,7 @@ def _tile(
         blocks,
         a,
         a_off,
-        a_rs,
+        a_rows,
         a_k1,
         a_k2,
         a_k3,
@@ -145,10 +145,11 @@ def _tile(
         def data(index):
             return context.make_array(signature.args[index])(context, builder, args[index]).data
 
-        arrays = (2, 8, 14, 17)
+        arrays = (2, 4, 8, 14, 17)
         ints = [as_i64(value) for i, value in enumerate(args) if i not in arrays]
-        rows_v, blocks_v, a_off_v, a_rs_v, a1, a2, a3, b_off_v, b_bs_v, b1, b2, b3 = ints[:12]
-        c_off_v, c_rs_v, z_off_v, z_rs_v, k1n, k2n, k3n = ints[12:]
+        rows_v, blocks_v, a_off_v, a1, a2, a3, b_off_v, b_bs_v, b1, b2, b3 = ints[:11]
+        c_off_v, c_rs_v, z_off_v, z_rs_v, k1n, k2n, k3n = ints[11:]
+        row_offsets = data(4)
         a0 = builder.gep(data(2), [a_off_v])
         b0 = builder.gep(data(8), [b_off_v])
         c0 = builder.gep(data(14), [c_off_v])
@@ -180,7 +181,7 @@ def _tile(
                     builder.store(builder.load(vector_at(z_row, const(lane)), align=itemsize), acc)
             b_blocks = [builder.mul(b_bs_v, const(m)) for m in range(n_blocks)]
             b_offsets = [builder.add(b_blocks[m], const(v * lanes)) for m in range(n_blocks) for v in range(per_block)]
-            a_rows = [builder.gep(a0, [builder.mul(a_rs_v, const(r))]) for r in range(n_rows)]
+            a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
             with cgutils.for_range(builder, k3n) as loop3:
                 a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
                 with cgutils.for_range(builder, k2n) as loop2:
@@ -307,6 +308,7 @@ def _forward_rows(
     else:
         n1, a1, b1, n2, a2, b2 = c, sc, BLOCK, kw, dil_w * sw, c * BLOCK
     a3, b3 = dil_h * sh, kw * c * BLOCK
+    pixels = np.arange(tile_rows) * (stride_w * sw)  # a tile's rows: consecutive output pixels
     n_blocks = c_out // BLOCK
     # weight blocks that stay in cache together: a whole number of tiles
     group = max(tile_blocks, _L2_BYTES // (block * wf.itemsize) // tile_blocks * tile_blocks)
@@ -333,7 +335,7 @@ def _forward_rows(
                         blocks,
                         xf,
                         a_row + j * stride_w * sw,
-                        stride_w * sw,
+                        pixels,
                         a1,
                         a2,
                         a3,
@@ -468,18 +470,17 @@ def conv2d_forward(
 
 @njit(cache=True)
 def _weight_grad_images(
-    xf, sn, sh, sw, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, taps, acc, tile_blocks, tile_rows, n0, n1
+    xf, sn, sh, g, g_top, g_left, oh, ow, stride_h, stride_w_elems, taps, acc, tile_blocks, tile_rows, n0, n1
 ):
     """Adds the weight gradient of images ``n0 <= n < n1`` into ``acc`` ``(KH, KW, C, C_out)``;
-    the input is read through its element strides, ``g`` must be channels-last. ``taps`` =
-    ``(n_q, span, a_rs, q_step)``: a tile's rows run over ``span`` taps ``a_rs`` elements apart
-    (the input channels, or every ``(kw, c)`` tap of a kernel row when they are one contiguous
-    run), for ``n_q`` column offsets ``q_step`` apart."""
-    n_q, span, a_rs, q_step = taps
+    the input is read through its element strides, ``g`` must be channels-last. ``taps[t]`` is
+    the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a tile's rows are
+    any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its ``C`` rows are
+    ``C_out`` apart in ``acc``."""
     hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
-    kh, kw, c = acc.shape[0], acc.shape[1], acc.shape[2]
+    c = acc.shape[2]
     gf, af = g.reshape(-1), acc.reshape(-1)
-    n_blocks = c_out // BLOCK
+    n_blocks, n_taps = c_out // BLOCK, taps.size
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
     # while every tile of the weight gradient sweeps over them
     strip = max(_STRIP_ELEMENTS // (ow * (c + c_out)), (_STRIP_PIXELS + ow - 1) // ow, 1)
@@ -487,46 +488,43 @@ def _weight_grad_images(
         for i0 in range(0, oh, strip):
             n_rows = min(strip, oh - i0)
             g_at = ((n * hg + g_top + i0) * wg + g_left) * c_out
-            for p in range(kh):
-                for q in range(n_q):
-                    a_at = n * sn + (i0 * stride_h + p * dil_h) * sh + q * q_step
-                    out = (p * kw + q) * c * c_out
-                    t = 0
-                    while t < span:
-                        r = _balanced(span - t, tile_rows)
-                        for blk in range(0, n_blocks, tile_blocks):
-                            at = out + t * c_out + blk * BLOCK
-                            _tile(
-                                r,
-                                min(tile_blocks, n_blocks - blk),
-                                xf,
-                                a_at + t * a_rs,
-                                a_rs,
-                                stride_w * sw,
-                                stride_h * sh,
-                                0,
-                                gf,
-                                g_at + blk * BLOCK,
-                                BLOCK,
-                                c_out,
-                                wg * c_out,
-                                0,
-                                af,
-                                at,
-                                c_out,
-                                af,
-                                at,
-                                c_out,
-                                ow,
-                                n_rows,
-                                1,
-                            )
-                        t += r
+            a_at = n * sn + i0 * stride_h * sh
+            t = 0
+            while t < n_taps:
+                r = _balanced(n_taps - t, tile_rows)
+                for blk in range(0, n_blocks, tile_blocks):
+                    at = t * c_out + blk * BLOCK
+                    _tile(
+                        r,
+                        min(tile_blocks, n_blocks - blk),
+                        xf,
+                        a_at,
+                        taps[t:],
+                        stride_w_elems,
+                        stride_h * sh,
+                        0,
+                        gf,
+                        g_at + blk * BLOCK,
+                        BLOCK,
+                        c_out,
+                        wg * c_out,
+                        0,
+                        af,
+                        at,
+                        c_out,
+                        af,
+                        at,
+                        c_out,
+                        ow,
+                        n_rows,
+                        1,
+                    )
+                t += r
 
 
 @njit(parallel=True, cache=True)
 def _weight_grad_parallel(
-    xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w, dil_h, taps, partial, tile_blocks, tile_rows
+    xf, sn, sh, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w_elems, taps, partial, tile_blocks, tile_rows
 ):
     chunks = partial.shape[0]
     for t in prange(chunks):
@@ -534,15 +532,13 @@ def _weight_grad_parallel(
             xf,
             sn,
             sh,
-            sw,
             g,
             g_top,
             g_left,
             oh,
             ow,
             stride_h,
-            stride_w,
-            dil_h,
+            stride_w_elems,
             taps,
             partial[t],
             tile_blocks,
@@ -563,18 +559,16 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     Each thread sums its share of the images into its own gradient; the shares are added last.
     """
     (xf, (sn, sh, sw, sc)), (n_batch, c), c_out = flat_strides(xp), (xp.shape[0], xp.shape[3]), g.shape[-1]
-    if dil_w == 1 and sw == c and (sc == 1 or c == 1):
-        taps = (1, kw * c, 1, 0)  # channels-last, undilated: a kernel row's (kw, c) taps are one run
-    else:
-        taps = (kw, c, sc, dil_w * sw)
-    tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps[1])
+    p, q, k = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c), indexing="ij")
+    taps = (p * (dil_h * sh) + q * (dil_w * sw) + k * sc).reshape(-1).astype(np.int64)
+    tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps.size)
     chunks = min(_chunks(n_batch * oh * ow * kh * kw * c * c_out), n_batch)
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
-    geometry = (oh, ow, stride_h, stride_w, dil_h, taps)
+    geometry = (oh, ow, stride_h, stride_w * sw, taps)
     if chunks == 1:
-        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
+        _weight_grad_images(xf, sn, sh, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
         return partial[0]
-    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
+    _weight_grad_parallel(xf, sn, sh, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
     return partial.sum(axis=0)
 
 
