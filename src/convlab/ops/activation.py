@@ -46,7 +46,7 @@ def log_sigmoid_array(x):
 @njit(parallel=True, cache=True)
 def _relu_kernel(x, out):
     for i in prange(x.size):
-        out[i] = 0 if x[i] <= 0 else x[i]  # NaN stays NaN, like max(x, 0)
+        out[i] = 0 if x[i] <= 0 else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
 
 
 @njit(parallel=True, cache=True)
