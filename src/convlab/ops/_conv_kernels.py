@@ -74,31 +74,9 @@ _COPY_WORK = 8  # a copied element costs about as much time as this many multipl
 
 @intrinsic
 def _tile(
-    typingctx,
-    rows,
-    blocks,
-    a,
-    a_off,
-    a_rows,
-    a_k1,
-    a_k2,
-    a_k3,
-    b,
-    b_off,
-    b_bs,
-    b_k1,
-    b_k2,
-    b_k3,
-    c,
-    c_off,
-    c_rs,
-    z,
-    z_off,
-    z_rs,
-    n1,
-    n2,
-    n3,
-):
+    typingctx, rows, blocks, a, a_off, a_rows, a_k1, a_k2, a_k3, b, b_off, b_bs, b_k1, b_k2, b_k3,
+    c, c_off, c_rs, z, z_off, z_rs, n1, n2, n3,
+):  # fmt: skip
     """``C[r, 0:16*blocks] = Z[r, :] + sum_{k3,k2,k1} A[r, k] * B[k, :]`` for ``r < rows``, where
     (all offsets in elements of the flat arrays ``a``, ``b``, ``c``, ``z``)
     ``A[r, k] = a[a_off + a_rows[r] + k1*a_k1 + k2*a_k2 + k3*a_k3]`` (``a_rows``: each row's offset),
@@ -108,32 +86,9 @@ def _tile(
     itself to accumulate). ``1 <= rows <= TILE_ROWS[dtype][blocks - 1]``, ``blocks`` 1 or 2:
     every such shape is compiled once, fully unrolled, and a ``switch`` on ``(rows, blocks)``
     jumps to it."""
+    operands = list(locals().values())[1:]  # the operands' types, in parameter order
     dtype = a.dtype
-    sig = types.void(
-        rows,
-        blocks,
-        a,
-        a_off,
-        a_rows,
-        a_k1,
-        a_k2,
-        a_k3,
-        b,
-        b_off,
-        b_bs,
-        b_k1,
-        b_k2,
-        b_k3,
-        c,
-        c_off,
-        c_rs,
-        z,
-        z_off,
-        z_rs,
-        n1,
-        n2,
-        n3,
-    )
+    sig = types.void(*operands)
     itemsize = np.dtype(str(dtype)).itemsize
 
     def codegen(context, builder, signature, args):
