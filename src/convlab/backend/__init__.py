@@ -141,13 +141,14 @@ def scatter_add(target, index, values) -> None:
 #
 # - The BLAS on one thread. The heavy work runs in numba's parallel kernels; OpenBLAS's own
 #   threads, after each GEMM, spin for a while waiting for the next one and take the cores
-#   from numba's threads (a train step went from 173 ms to 116 ms on 2 cores). The GEMMs left
-#   on the BLAS (Linear layers, 1x1 and grouped convolutions) are small. CONVLAB_BLAS_THREADS=N
-#   gives it N threads instead.
+#   from numba's threads (a train step: 165 ms with 2 BLAS threads, 93 ms with one, on 2
+#   cores). The GEMMs left on the BLAS (Linear layers, 1x1 and grouped convolutions) are
+#   small. CONVLAB_BLAS_THREADS=N gives it N threads instead.
 # - glibc keeps freed memory. Each step allocates and frees the same large activations; by
-#   default glibc returns blocks over 128 KiB to the kernel at once and the next step pays
-#   for the page faults again (~13% of a step). Raising the mmap and trim thresholds keeps
-#   them in the heap. CONVLAB_MALLOC_TUNING=0 leaves glibc's defaults.
+#   default glibc returns blocks over 128 KiB to the kernel at once and the next step may pay
+#   for the page faults again (~13% of a step on one machine, within the noise on another).
+#   Raising the mmap and trim thresholds keeps them in the heap. CONVLAB_MALLOC_TUNING=0
+#   leaves glibc's defaults.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
 
 
