@@ -224,6 +224,18 @@ def test_warns_when_stepped_before_the_optimizer():
         sched2.step()
     with pytest.warns(UserWarning, match="use get_last_lr"):
         sched2.get_lr()
+    # an optimiser resumed from a state that has stepped: its scheduler's next step does not warn
+    for p in opt2.param_groups[0]["params"]:
+        p.grad = convlab.ones(2)
+    optim_m = optim.SGD(opt2.param_groups[0]["params"], lr=0.1, momentum=0.9)
+    optim_m.step()
+    resumed = optim.SGD(opt2.param_groups[0]["params"], lr=0.1, momentum=0.9)
+    resumed.load_state_dict(optim_m.state_dict())
+    sched3 = lr_scheduler.StepLR(resumed, 2)
+    sched3.load_state_dict(lr_scheduler.StepLR(optim_m, 2).state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched3.step()
 
 
 def test_bad_arguments_raise_clear_errors():

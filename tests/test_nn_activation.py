@@ -266,3 +266,19 @@ def test_compiled_activation_passes_match_torch(name, dtype):
     x.flat[:4] = [-100.0, 100.0, -30.0, 0.0]
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {}
     check(getattr(F, name), getattr(TF, name), x, **tol)
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu"])
+def test_compiled_activation_passes_gradcheck(name, monkeypatch):
+    """The compiled passes on a small float64 input (the size threshold lowered so they run)."""
+    from convlab.ops import activation
+
+    monkeypatch.setattr(activation, "_PARALLEL_MIN_SIZE", 1)
+    calls = []
+    for kernel in ("_relu_grad_kernel", "_gelu_grad_kernel"):
+        original = getattr(activation, kernel)
+        monkeypatch.setattr(activation, kernel, lambda *a, _f=original: calls.append(_f) or _f(*a))
+    x = np.random.default_rng(2).standard_normal((3, 4, 5))
+    x[np.abs(x) < 0.05] = 0.3  # away from ReLU's kink
+    gradcheck(getattr(F, name), x)
+    assert calls  # the compiled backward ran

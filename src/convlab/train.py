@@ -393,8 +393,6 @@ class Trainer:
     def resume(self, path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint` (e.g. ``last.safetensors``)."""
         self.load_state_dict(load(path))
-        if self.step > 0:  # the optimiser stepped before the checkpoint: no "scheduler before optimizer" warning
-            self.optimizer._opt_called = True
 
 
 def fit(model, train_loader, val_loader=None, optimizer=None, scheduler=None, epochs: int = 1, *, resume=None,

@@ -56,7 +56,7 @@ def _host_has_avx512() -> bool:
 
 
 # One vector register: 512 bits with AVX-512 (32 registers), else 256 bits (AVX2, 16 registers).
-VECTOR_BYTES, _REGISTERS = (64, 32) if _host_has_avx512() else (32, 16)
+VECTOR_BYTES = 64 if _host_has_avx512() else 32
 #: Most tile rows for a tile of (1 block, 2 blocks) of 16 output channels, per dtype: the
 #: ``rows * blocks * 16 / lanes`` accumulators, the block's weight vectors and a broadcast
 #: operand fit the vector registers (AVX-512: 28 accumulators; AVX2: 12).

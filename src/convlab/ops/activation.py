@@ -44,7 +44,7 @@ def log_sigmoid_array(x):
 
 
 # Compiled parallel passes for the activations of conv nets on large arrays (used through
-# _flat_pair): NumPy's ufuncs run on one core, and SciPy's float32 erf is slow.
+# _flattened): NumPy's ufuncs run on one core, and SciPy's float32 erf is slow.
 @njit(parallel=True, cache=True)
 def _relu_kernel(x, out):
     for i in prange(x.size):
@@ -77,21 +77,16 @@ _PARALLEL_MIN_SIZE = 1 << 16  # elements below which a parallel region costs mor
 _COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # numba has no float16
 
 
-def _flat_pair(a, b):
-    """``a`` and ``b`` flattened, when one compiled parallel pass over them applies (large
-    NumPy arrays of one shape, dtype and C order); None otherwise."""
-    if (
-        type(a) is np.ndarray
-        and type(b) is np.ndarray
-        and a.size >= _PARALLEL_MIN_SIZE
-        and a.shape == b.shape
-        and a.dtype == b.dtype
-        and a.dtype in _COMPILED_DTYPES
-        and a.flags.c_contiguous
-        and b.flags.c_contiguous
-    ):
-        return a.reshape(-1), b.reshape(-1)
-    return None
+def _flattened(*arrays):
+    """The arrays as 1-D views when one compiled parallel pass over them applies (large NumPy
+    arrays of one shape, float32/float64 dtype and C order); None otherwise."""
+    first = arrays[0]
+    if first.size < _PARALLEL_MIN_SIZE or first.dtype not in _COMPILED_DTYPES:
+        return None
+    for a in arrays:
+        if type(a) is not np.ndarray or a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous:
+            return None
+    return tuple(a.reshape(-1) for a in arrays)
 
 
 class ReLU(Function):
@@ -102,18 +97,18 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        flat = _flat_pair(x, x)
+        flat = _flattened(x)
         if flat is None:
             y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
         else:
             y = np.empty_like(x)
-            _relu_kernel(flat[0], y.reshape(-1))
+            _relu_kernel(*flat, y.reshape(-1))
         ctx.y = y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        flat = _flat_pair(g, ctx.y)
+        flat = _flattened(g, ctx.y)
         if flat is None:
             return array_module(g).where(ctx.y <= 0, 0, g).astype(g.dtype, copy=False)
         out = np.empty_like(g)
@@ -187,10 +182,10 @@ class GELU(Function):
             t = xp.tanh(k * (x + x.dtype.type(0.044715) * x**3))
             ctx.t = t
             return x.dtype.type(0.5) * x * (1 + t)
-        flat = _flat_pair(x, x)
+        flat = _flattened(x)
         if flat is not None:  # one compiled parallel pass; backward recomputes Phi the same way
             y = np.empty_like(x)
-            _gelu_kernel(flat[0], y.reshape(-1))
+            _gelu_kernel(*flat, y.reshape(-1))
             ctx.cdf = None
             return y
         cdf = _normal_cdf(x)
@@ -206,7 +201,7 @@ class GELU(Function):
             t = ctx.t
             dt = (1 - t * t) * k * (1 + x.dtype.type(3 * 0.044715) * x * x)
             return g * x.dtype.type(0.5) * (1 + t + x * dt)
-        flat = _flat_pair(g, x)
+        flat = _flattened(g, x)
         if flat is not None:
             out = np.empty_like(g)
             _gelu_grad_kernel(*flat, out.reshape(-1))

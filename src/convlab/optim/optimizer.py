@@ -254,6 +254,8 @@ class Optimizer:
             for key, default in self.defaults.items():
                 saved.setdefault(key, default)
         self.state, self.param_groups = state, saved_groups
+        if state:  # per-parameter state exists only once a step has run: a resumed scheduler need not warn
+            self._opt_called = True
         self._after_load()
 
     def _after_load(self) -> None:
