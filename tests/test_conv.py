@@ -7,20 +7,18 @@ inputs, output_padding), float64 gradchecks, the seed worked examples, the outpu
 helpers, the explicit convolution matrix, and the error messages.
 """
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 from parity import both_raise, check, gradcheck
+from seed_examples import SEED_EXAMPLES
 
 import convlab
 import convlab.nn.functional as F
 from convlab.ops import conv
 
-SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed_examples.json"
 # torch warns that 'same' with an even kernel pads a copy of the input; that is what we test
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 CONV = {1: (F.conv1d, TF.conv1d), 2: (F.conv2d, TF.conv2d), 3: (F.conv3d, TF.conv3d)}
@@ -224,7 +222,7 @@ def test_empty_batch():
 
 # ---------------------------------------------------------------------------------- seed examples
 def _seed_entries(op):
-    return [e for e in json.loads(SEED_EXAMPLES.read_text())["ops"] if e["op"] == op]
+    return [e for e in SEED_EXAMPLES["ops"] if e["op"] == op]
 
 
 @pytest.mark.parametrize("entry", _seed_entries("conv2d"), ids=lambda e: e["name"])

@@ -3,18 +3,16 @@ reprs, parameter shapes and state_dict keys, default initialisation, forward and
 every padding_mode, ConvTranspose's output_size, the seed shape/parameter-count examples, a
 small CNN built from convolutions and other layers, and the layers' error messages."""
 
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from parity import both_raise
+from seed_examples import SEED_EXAMPLES
 
 import convlab
 from convlab import nn
 
-SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed_examples.json"
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 LAYER_CONFIGS = [
@@ -135,7 +133,7 @@ def test_conv_transpose_output_size():
 
 
 def test_seed_shapes_and_parameter_counts():
-    data = json.loads(SEED_EXAMPLES.read_text())
+    data = SEED_EXAMPLES
     (pointwise,) = [e for e in data["shapes"] if e["name"] == "pointwise_conv_shape"]
     layer = nn.Conv2d(128, 192, 1, 1)  # the entry's layer, Conv2d(128, 192, 1, 1)
     assert pointwise["layer"] == "Conv2d(128, 192, 1, 1)"

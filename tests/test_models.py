@@ -11,12 +11,12 @@ import pathlib
 
 import numpy as np
 import pytest
+from seed_examples import SEED_EXAMPLES
 
 import convlab
 from convlab import models, nn
 
 REFERENCE = json.loads((pathlib.Path(__file__).parent / "fixtures/torchvision_reference.json").read_text())["models"]
-SEED_EXAMPLES = json.loads((pathlib.Path(__file__).parents[2] / "shared/examples/seed_examples.json").read_text())
 
 
 @pytest.fixture

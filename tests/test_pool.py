@@ -6,22 +6,20 @@ divisor_override, adaptive sizes with None and non-divisible sizes, unbatched in
 gradchecks, PyTorch's tie rules, the seed worked examples, and the error messages.
 """
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
 from parity import both_raise, check, gradcheck
+from seed_examples import SEED_EXAMPLES
 
 import convlab
 import convlab.nn.functional as F
 from convlab import nn
 from convlab.ops import pool
 
-SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "seed_examples.json"
 DTYPES = [np.float64, np.float32]
 
 
@@ -299,7 +297,7 @@ def test_empty_batch_like_torch(case):
 
 # ------------------------------------------------------------------------------ seed worked examples
 def _seed_entries(key):
-    return json.loads(SEED_EXAMPLES.read_text())[key]
+    return SEED_EXAMPLES[key]
 
 
 @pytest.mark.parametrize("entry", [e for e in _seed_entries("ops") if "pool" in e["op"]], ids=lambda e: e["name"])

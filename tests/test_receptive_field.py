@@ -6,17 +6,16 @@ PyTorch), and PyTorch's input gradient for the effective receptive field.
 """
 
 import json
-import pathlib
 
 import numpy as np
 import pytest
 import torch
+from seed_examples import SEED_EXAMPLES
 
 import convlab
 from convlab import models, nn
 from convlab.receptive_field import LayerLookupError
 
-SEED_EXAMPLES = json.loads((pathlib.Path(__file__).parents[2] / "shared/examples/seed_examples.json").read_text())
 
 
 # ---------------------------------------------------------------- pairs of equivalent models
