@@ -14,8 +14,9 @@ Example::
 
 from . import datasets, transforms
 from .dataloader import DataLoader, default_collate
+from .distributed import DistributedSampler
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import modulate
 
-__all__ = ["ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "datasets", "default_collate",
+__all__ = ["ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "Subset", "TensorDataset", "datasets", "default_collate",
            "modulate", "random_split", "transforms"]
