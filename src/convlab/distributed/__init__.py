@@ -207,16 +207,17 @@ def _changed(tensor) -> None:
         tensor._version += 1
 
 
+_CARRIER = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.bool_): np.dtype(np.uint8)}
+
+
 class _Staged:
     """A C-contiguous, MPI-typed stand-in for ``array``: the array itself when it already is one
     (zero copy), else a copy whose values :meth:`finish` writes back. float16 and bool travel as
     float32 and uint8 (MPI has no standard types for them)."""
 
-    _CARRIER = {np.dtype(np.float16): np.dtype(np.float32), np.dtype(np.bool_): np.dtype(np.uint8)}
-
     def __init__(self, array: np.ndarray):
         self.array = array
-        carrier = self._CARRIER.get(array.dtype, array.dtype)
+        carrier = _CARRIER.get(array.dtype, array.dtype)
         direct = carrier == array.dtype and array.flags.c_contiguous and array.flags.writeable
         self.buffer = array if direct else np.ascontiguousarray(array, dtype=carrier)
 

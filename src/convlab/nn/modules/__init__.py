@@ -82,7 +82,7 @@ from .upsampling import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBiline
 __all__ = [
     "ELU", "GELU", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AlphaDropout", "AvgPool1d", "AvgPool2d", "AvgPool3d", "BCELoss",
-    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "BedOfNailsUnpool2d", "CircularPad1d",
+    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BedOfNailsUnpool2d", "CircularPad1d",
     "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv2d",
     "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "CrossEntropyLoss", "Dropout", "Dropout1d",
     "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "Flatten", "Fold", "GroupNorm", "Hardsigmoid", "Hardswish",
@@ -92,6 +92,6 @@ __all__ = [
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "ParameterList", "PixelShuffle", "PixelUnshuffle",
     "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "SeparableConv2d", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
-    "Softmax", "Softplus", "SpectralPool2d", "StochasticPool2d", "Tanh", "Unflatten", "Unfold", "Upsample",
+    "Softmax", "Softplus", "SpectralPool2d", "StochasticPool2d", "SyncBatchNorm", "Tanh", "Unflatten", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
 ]
