@@ -62,6 +62,7 @@ from .io import load, save
 from .summary import summary
 from .receptive_field import effective_receptive_field, receptive_field, receptive_field_for_unit
 from . import data, models, train
+from . import compress
 
 
 class cuda:

@@ -14,6 +14,7 @@ Examples::
     convlab predict runs/<run>/best.safetensors shoe.png --invert
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
+    convlab compress prune runs/<run>/best.safetensors --sparsity 0.5,0.8,0.9 --finetune-epochs 1
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from .compress.schedule import add_compress_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .recipes import RECIPES, build_model
 
@@ -333,7 +335,7 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command)
+            add_receptive_field_command, add_compress_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
