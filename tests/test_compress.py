@@ -164,3 +164,23 @@ def test_compress_prune_command(tmp_path, capsys):
     assert bad.returncode == 2 and "expected increasing fractions in (0, 1)" in bad.stderr
     assert main(["compress", "prune", str(tmp_path / "missing.safetensors")]) == 2
     assert "convlab compress prune:" in capsys.readouterr().err
+
+
+def test_model_size_in_each_format():
+    dense = 1677674 * 4 + 4 * (32 + 32 + 64 + 64 + 512) * 2  # float32 parameters + BatchNorm statistics
+    net = convlab.models.fmnist_cnn()
+    assert compress.model_size(net) == dense
+    pairs = compress.prunable_weights(net)
+    compress.prune_to_sparsity(pairs, 0.9)
+    weights = sum(m.weight_orig.numel() for m, _ in pairs)
+    nonzero = weights - round(0.9 * weights)
+    bitmaps = sum(-(-m.weight_orig.numel() // 8) for m, _ in pairs)
+    assert compress.model_size(net) == dense  # dense storage of a pruned model: no saving
+    assert compress.model_size(net, sparse_weights=True) == dense - 4 * weights + 4 * nonzero + bitmaps
+    sparse = convlab.models.fmnist_cnn_sparse()
+    kept = 32 * 1 * 2 + 32 * 32 * 2 + 64 * 32 * 2 + 64 * 64 * 2 + 512 * 784  # 2 of 9 taps; 784 of 3136 inputs
+    assert compress.model_size(sparse) == dense - 4 * (weights - 512 * 10) + 4 * kept  # the classifier stays dense
+    binary_weights = 32 * 32 * 9 + 64 * 32 * 9 + 64 * 64 * 9 + 512 * 3136
+    for name, alphas in (("fmnist_cnn_binary", 0), ("fmnist_cnn_xnor", 32 + 64 + 64 + 512)):
+        expected = dense - 4 * binary_weights + binary_weights // 8 + 4 * alphas
+        assert compress.model_size(convlab.models.get_model(name)) == expected
