@@ -14,5 +14,11 @@ from .attack import Attack
 from .cw import CW
 from .deepfool import DeepFool
 from .gradient import BIM, FGSM, PGD, PGDL2
+from .probes import CORRUPTIONS, corrupt, corruption_sweep, kernel_spectra, modulation_probe
+from .robustness import madry_pgd, plot_robustness_curves, robust_accuracy, robustness_curve
 
-__all__ = ["BIM", "CW", "FGSM", "PGD", "PGDL2", "Attack", "DeepFool"]
+__all__ = [
+    "BIM", "CORRUPTIONS", "CW", "FGSM", "PGD", "PGDL2", "Attack", "DeepFool", "corrupt", "corruption_sweep",
+    "kernel_spectra", "madry_pgd", "modulation_probe", "plot_robustness_curves", "robust_accuracy",
+    "robustness_curve",
+]  # fmt: skip
