@@ -19,12 +19,12 @@ MEAN, STD = [0.4, 0.5, 0.6], [0.2, 0.3, 0.25]
 CLASSES = 5
 
 CASES = {
-    "FGSM": dict(eps=0.05),
-    "BIM": dict(eps=0.1, alpha=0.02, steps=5),
-    "PGD": dict(eps=0.1, alpha=0.02, steps=5, random_start=False),
-    "PGDL2": dict(eps=0.5, alpha=0.1, steps=5, random_start=False),
-    "DeepFool": dict(steps=10, overshoot=0.02),
-    "CW": dict(c=1, kappa=0, steps=30, lr=0.05),
+    "FGSM": {"eps": 0.05},
+    "BIM": {"eps": 0.1, "alpha": 0.02, "steps": 5},
+    "PGD": {"eps": 0.1, "alpha": 0.02, "steps": 5, "random_start": False},
+    "PGDL2": {"eps": 0.5, "alpha": 0.1, "steps": 5, "random_start": False},
+    "DeepFool": {"steps": 10, "overshoot": 0.02},
+    "CW": {"c": 1, "kappa": 0, "steps": 30, "lr": 0.05},
 }
 
 
