@@ -1,4 +1,4 @@
-"""The ``convlab`` command: ``train``, ``eval``, ``predict``, ``summary``, ``receptive-field``.
+"""The ``convlab`` command: ``train``, ``eval``, ``predict``, ``summary``, ``receptive-field``, ``export``.
 
 Each subcommand is added to the parser by one ``add_*_command(subparsers)`` function that sets
 ``func`` (the function running it, returning the exit status); :data:`COMMANDS` lists them, so a
@@ -14,6 +14,7 @@ Examples::
     convlab predict runs/<run>/best.safetensors shoe.png --invert
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
+    convlab export runs/<run>/best.safetensors --format onnx --out model.onnx
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .attacks import commands as attack_commands
 from .models.commands import add_receptive_field_command, add_summary_command
+from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
 
 __all__ = ["main"]
@@ -343,7 +345,7 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command, attack_commands.add_robustness_command)
+            add_receptive_field_command, add_export_command, attack_commands.add_robustness_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
