@@ -15,6 +15,7 @@ Examples::
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
     convlab export runs/<run>/best.safetensors --format onnx --out model.onnx
+    convlab compress prune runs/<run>/best.safetensors --sparsity 0.5,0.8,0.9 --finetune-epochs 1
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import time
 import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from .attacks import commands as attack_commands
+from .compress.schedule import add_compress_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
@@ -76,6 +79,7 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--pretrained-lr-scale", type=positive_float, help="with --init-from: the loaded layers' "
                         "learning rate as a fraction of --lr (default 1)")
     parser.add_argument("--image-size", type=positive_int, help="resize the dataset's images to this square size")
+    attack_commands.add_adversarial_options(parser)
     parser.set_defaults(func=run_train)
 
 
@@ -104,7 +108,7 @@ def _train_config(args) -> dict:
         "batch_size": given_or_default(args.batch_size, recipe.batch_size),
         "lr": given_or_default(args.lr, recipe.lr), "optimizer": args.optimizer, "scheduler": args.scheduler,
         "weight_decay": args.weight_decay, "augment": not args.no_augment, "patience": args.patience,
-        "limit": args.limit, "seed": args.seed,
+        "limit": args.limit, "seed": args.seed, **attack_commands.adversarial_config(args),
     }  # fmt: skip
     # transfer learning's settings, stored only when used (older checkpoints have none of them)
     optional = {"init_from": args.init_from, "freeze": args.freeze, "pretrained_lr_scale": args.pretrained_lr_scale,
@@ -178,7 +182,7 @@ def run_train(args) -> int:
     scheduler, scheduler_step = _scheduler(config, optimizer, len(train_loader))
     trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler, scheduler_step=scheduler_step,
                       out_dir=out_dir, patience=config["patience"], class_names=recipe.classes, config=config,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, adversary=attack_commands.adversary_for_run(config, model, recipe))
     if args.resume:
         try:
             trainer.resume(args.resume)
@@ -214,6 +218,7 @@ def run_train(args) -> int:
                                     os.path.join(out_dir, f"confusion_matrix_{split}.png"),
                                     class_names=recipe.classes, title=f"{recipe.name} {split}")
         results[f"{split}_accuracy"], results[f"{split}_loss"] = metrics["accuracy"], metrics["loss"]
+    results.update(attack_commands.robust_results(model, splits, config, recipe, progress=not args.no_progress))
     write_text(os.path.join(out_dir, "results.json"), json.dumps(results, indent=1) + "\n")
     tests = ", ".join(f"{k} {v:.2%}" for k, v in results.items() if k.endswith("accuracy"))
     print(f"Done in {results['train_seconds']:.0f} s: {tests} (best epoch {results['best_epoch']}).\n"
@@ -367,7 +372,8 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command, add_export_command)
+            add_receptive_field_command, add_export_command, attack_commands.add_robustness_command,
+            add_compress_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
