@@ -365,3 +365,16 @@ def test_visualize_image_attr_heat_map_without_image_and_errors():
         explain.visualize_image_attr(attr, np.zeros((4, 4, 3)), method="blended_heat_map", use_pyplot=False)
     with pytest.raises(ValueError, match="every attribution of sign 'positive' is 0"):
         explain.visualize_image_attr(-np.abs(attr), sign="positive", use_pyplot=False)
+
+
+def test_max_activating_several_channels_in_one_pass_equal_one_at_a_time():
+    model, dataset = blob_detector(), planted_dataset()
+    both = explain.max_activating(model, dataset, "0", channel=[1, 0], k=4, progress=False)
+    for result, channel in zip(both, (1, 0)):
+        alone = explain.max_activating(model, dataset, "0", channel=channel, k=4, progress=False)
+        for got, expected in zip(result, alone):
+            if isinstance(got, list):
+                for a, b in zip(got, expected):
+                    np.testing.assert_array_equal(a, b)
+            else:
+                np.testing.assert_array_equal(got, expected)

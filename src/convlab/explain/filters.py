@@ -388,8 +388,8 @@ def _batches(dataset, batch_size):
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patch: bool = True,
-                   batch_size: int = 128, mode: str = "eval", progress: bool = True) -> MaxActivating:
+def max_activating(model: Module, dataset, layer, channel, k: int = 9, patch: bool = True,
+                   batch_size: int = 128, mode: str = "eval", progress: bool = True):
     """The ``k`` images of ``dataset`` that excite one channel of ``layer`` most (seed 004's "max
     filter response" over a dataset), and the input patch the winning unit sees.
 
@@ -401,7 +401,8 @@ def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patc
         model: the model.
         dataset: a map-style dataset of ``(image, label)`` (or images), images ``(C, H, W)``.
         layer: a layer with a spatial output (a module of ``model`` or its dotted name).
-        channel: the output channel of ``layer``.
+        channel: the output channel of ``layer``, or a list of channels (one pass over the data
+            for all of them).
         k: how many images.
         patch: also find each unit's receptive field (:func:`convlab.receptive_field`) and crop it.
         batch_size: images per forward pass.
@@ -409,7 +410,8 @@ def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patc
         progress: show a tqdm progress bar.
 
     Returns:
-        :class:`MaxActivating` ``(indices, scores, units, images, boxes, patches)``.
+        :class:`MaxActivating` ``(indices, scores, units, images, boxes, patches)``; a list of
+        them for a list of channels.
 
     Example::
 
@@ -423,6 +425,7 @@ def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patc
         raise ValueError(f"{who}: k must be an int in [1, {len(dataset)}] (the dataset's size), got {k!r}")
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"{who}: batch_size must be a positive int, got {batch_size!r}")
+    channels = list(channel) if isinstance(channel, (list, tuple, np.ndarray)) else [channel]
     from tqdm.auto import tqdm
 
     captured = []
@@ -437,7 +440,7 @@ def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patc
         try:
             with grad_mode.no_grad():
                 for x in tqdm(_batches(dataset, batch_size), total=math.ceil(len(dataset) / batch_size),
-                              desc=f"max_activating {name}:{channel}", disable=not progress, leave=False):
+                              desc=f"max_activating {name}", disable=not progress, leave=False):
                     captured.clear()
                     try:
                         model(x)
@@ -447,28 +450,40 @@ def max_activating(model: Module, dataset, layer, channel: int, k: int = 9, patc
                     if out.ndim != 4:
                         raise ValueError(f"{who}: layer {name!r} ({module._get_name()}) has no spatial output "
                                          f"(N, C, H, W); got shape {out.shape}")
-                    if not isinstance(channel, numbers.Integral) or not 0 <= channel < out.shape[1]:
-                        raise ValueError(f"{who}: channel must be an int in [0, {out.shape[1] - 1}] (layer "
-                                         f"{name!r} has {out.shape[1]} channels), got {channel!r}")
-                    flat = out[:, channel].reshape(len(out), -1)
-                    position = flat.argmax(axis=1)
-                    best_scores.append(flat[np.arange(len(out)), position])
-                    best_units.append(np.stack(np.unravel_index(position, out.shape[2:]), axis=1))
+                    for c in channels:
+                        if not isinstance(c, numbers.Integral) or not 0 <= c < out.shape[1]:
+                            raise ValueError(f"{who}: channel must be an int in [0, {out.shape[1] - 1}] (layer "
+                                             f"{name!r} has {out.shape[1]} channels), got {c!r}")
+                    flat = out[:, channels].reshape(len(out), len(channels), -1)
+                    position = flat.argmax(axis=2)  # (N, channels)
+                    best_scores.append(np.take_along_axis(flat, position[:, :, None], axis=2)[:, :, 0])
+                    best_units.append(np.stack(np.unravel_index(position, out.shape[2:]), axis=2))
         finally:
             handle.remove()
-    scores, units = np.concatenate(best_scores), np.concatenate(best_units)
-    order = np.argsort(-scores, kind="stable")[:k]
-    images = np.stack([_image_of(dataset[int(i)]) for i in order])
-    boxes = patches = None
-    if patch:
-        from ..receptive_field import receptive_field, receptive_field_for_unit
+    scores, units = np.concatenate(best_scores), np.concatenate(best_units)  # (N, channels), (N, channels, 2)
+    table = row = None
+    results = []
+    for j in range(len(channels)):
+        order = np.argsort(-scores[:, j], kind="stable")[:k]
+        images = np.stack([_image_of(dataset[int(i)]) for i in order])
+        boxes = patches = None
+        if patch:
+            if table is None:
+                from ..receptive_field import receptive_field
 
-        table = receptive_field(model, images.shape[1:])
-        row = next(r.layer for r in table.rows[1:] if r.module is module)  # the layer's first call
-        boxes = np.array([[v for lo, hi in receptive_field_for_unit(table, row, tuple(int(u) for u in unit))
-                           for v in (math.floor(lo), math.ceil(hi))] for unit in units[order]], dtype=np.int64)
-        patches = [image[:, top:bottom, left:right] for image, (top, bottom, left, right) in zip(images, boxes)]
-    return MaxActivating(order.astype(np.int64), scores[order], units[order], images, boxes, patches)
+                table = receptive_field(model, images.shape[1:])
+                row = next((r.layer for r in table.rows[1:] if r.module is module), None)  # the layer's first call
+                if row is None:
+                    raise ValueError(f"{who}: patch=True needs a layer without children whose output is a feature map;"
+                                     f" {name!r} ({module._get_name()}) is not in the receptive-field table")
+            from ..receptive_field import receptive_field_for_unit
+
+            boxes = np.array([[v for lo, hi in receptive_field_for_unit(table, row, tuple(int(u) for u in unit))
+                               for v in (math.floor(lo), math.ceil(hi))] for unit in units[order, j]], dtype=np.int64)
+            patches = [image[:, top:bottom, left:right] for image, (top, bottom, left, right) in zip(images, boxes)]
+        results.append(MaxActivating(order.astype(np.int64), scores[order, j], units[order, j], images, boxes,
+                                     patches))
+    return results if isinstance(channel, (list, tuple, np.ndarray)) else results[0]
 
 
 def _image_of(sample) -> np.ndarray:
