@@ -120,8 +120,8 @@ def _scheduler(config, optimizer, steps_per_epoch):
 def run_train(args) -> int:
     import convlab
 
-    from . import plots
-    from .data import DataLoader
+    from . import distributed, plots
+    from .data import DataLoader, DistributedSampler
     from .train import Trainer, evaluate, write_text
 
     try:
@@ -140,8 +140,12 @@ def run_train(args) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 2
-    train_loader = DataLoader(splits["train"], batch_size=config["batch_size"], shuffle=True,
-                              generator=np.random.default_rng(config["seed"]))
+    sampler = None
+    if distributed.is_mpi_launch():  # mpiexec -n N: each process trains on its shard (the Trainer wraps the model)
+        distributed.init_process_group(backend="mpi")
+        sampler = DistributedSampler(splits["train"], seed=config["seed"])
+    train_loader = DataLoader(splits["train"], batch_size=config["batch_size"], shuffle=sampler is None,
+                              generator=np.random.default_rng(config["seed"]), sampler=sampler)
     val_loader = DataLoader(splits["val"], batch_size=512)
     optimizer = _optimizer(config, model.parameters())
     scheduler, scheduler_step = _scheduler(config, optimizer, len(train_loader))
@@ -154,8 +158,9 @@ def run_train(args) -> int:
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             print(f"convlab train: cannot resume from '{args.resume}': {_one_line(error)}", file=sys.stderr)
             return 2
-    print(f"convlab train: {config['model']} on {recipe.name} ({len(splits['train'])} training, "
-          f"{len(splits['val'])} validation images), {config['epochs']} epochs -> {out_dir}")
+    if trainer.rank == 0:
+        print(f"convlab train: {config['model']} on {recipe.name} ({len(splits['train'])} training, "
+              f"{len(splits['val'])} validation images), {config['epochs']} epochs -> {out_dir}")
     started = time.perf_counter()
     try:
         trainer.fit(config["epochs"])
@@ -168,6 +173,8 @@ def run_train(args) -> int:
         return 130
     if trainer.interrupted:
         return 130
+    if trainer.rank != 0:  # the other processes of a distributed run are done; rank 0 tests and reports
+        return 0
     best = os.path.join(out_dir, "best.safetensors")
     model.load_state_dict(convlab.load(best)["model"])
     results = {"model": config["model"], "dataset": recipe.name, "epochs": trainer.epoch,

@@ -73,7 +73,7 @@ from .padding import (
     ZeroPad2d,
     ZeroPad3d,
 )
-from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
@@ -92,6 +92,6 @@ __all__ = [
     "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU", "ParameterList", "PixelShuffle", "PixelUnshuffle",
     "RMSNorm", "ReLU", "ReLU6", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "SeparableConv2d", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
-    "Softmax", "Softplus", "SpectralPool2d", "StochasticPool2d", "Tanh", "Unflatten", "Unfold", "Upsample",
+    "Softmax", "Softplus", "SpectralPool2d", "StochasticPool2d", "SyncBatchNorm", "Tanh", "Unflatten", "Unfold", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
 ]

@@ -159,8 +159,11 @@ class _Conv(_ConvNd):
         )
 
     def forward(self, input):
-        params = self._parameters
-        weight, bias = params["weight"], params["bias"]
+        return self._conv_forward(input, self.weight, self.bias)
+
+    def _conv_forward(self, input, weight, bias):
+        """The convolution with these ``weight`` and ``bias`` (PyTorch's hook for layers that
+        transform their weight first, and where a pruned ``weight`` attribute is read)."""
         if self.padding_mode == "zeros":
             return ops_conv.checked_conv(
                 self, self._n, input, weight, bias, self.stride, self.padding, self.dilation, self.groups
@@ -298,18 +301,16 @@ class _ConvTranspose(_ConvNd):
         return tuple(o - m for o, m in zip(output_size, smallest))
 
     def forward(self, input, output_size=None):
-        params = self._parameters
+        weight, bias = self.weight, self.bias  # attributes, not _parameters: a pruned weight is one
         if output_size is not None:
-            ops_conv._check_operands(
-                self, self._n, input, params["weight"], params["bias"], self.groups, transposed=True
-            )
+            ops_conv._check_operands(self, self._n, input, weight, bias, self.groups, transposed=True)
         output_padding = self._output_padding(input, output_size)
         return ops_conv.checked_conv_transpose(
             self,
             self._n,
             input,
-            params["weight"],
-            params["bias"],
+            weight,
+            bias,
             self.stride,
             self.padding,
             output_padding,

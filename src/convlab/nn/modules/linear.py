@@ -85,8 +85,11 @@ class Linear(Module):
         _init_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
-        params = self._parameters  # one lookup each: this is on every forward pass
-        weight = params["weight"]
+        return self._linear_forward(input, self.weight, self.bias)
+
+    def _linear_forward(self, input, weight, bias):
+        """``input @ weight.T + bias`` with the layer's checks (``weight`` may be a transformed or
+        pruned one, as for :meth:`_ConvNd._conv_forward`)."""
         _check_tensor_input(self, input)
         data = input.data
         if data.ndim == 0 or data.shape[-1] != self.in_features:
@@ -99,7 +102,7 @@ class Linear(Module):
                 f"{self!r}: expected input of the weight's dtype {weight.dtype}, got {input.dtype} "
                 f"(convert one of them with .to())"
             )
-        return matmul.Linear.apply(input, weight, params["bias"])  # arguments checked above
+        return matmul.Linear.apply(input, weight, bias)  # arguments checked above
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
