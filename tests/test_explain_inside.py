@@ -161,7 +161,7 @@ def test_feature_maps_equal_torch_forward_hooks():
 def test_feature_maps_errors_leave_no_trace():
     model, _ = twin_models()
     before = model_state(model)
-    with pytest.raises(ValueError, match=r"feature_maps\(\): Sequential has no layer named 'conv9'; layers: '0', '1'"):
+    with pytest.raises(ValueError, match=r"feature_maps\(\): the model has no layer named 'conv9'; available layers: '0', '1'"):
         explain.feature_maps(model, convlab.zeros(1, 3, 8, 8, dtype=convlab.float64), ["0", "conv9"])
     with pytest.raises(ValueError, match="expected input with 3 channels"):  # raised inside the hooked forward
         explain.feature_maps(model, convlab.zeros(1, 2, 8, 8, dtype=convlab.float64), ["0", "4"])

@@ -23,8 +23,9 @@ import numpy as np
 from .. import backend
 from ..autograd import grad_mode
 from ..nn.modules.module import Module
+from ..summary import check_mode, preserved_model_state
 from ..tensor import Tensor
-from ._layers import StopForward, find_layer, untouched
+from ._hooks import leave_no_trace, resolve_layer
 
 __all__ = [
     "MaxActivating",
@@ -37,6 +38,16 @@ __all__ = [
     "plot_kernel_spectrum",
     "plot_max_activating",
 ]
+
+
+class StopForward(Exception):
+    """Raised by a capturing hook to end a forward pass once the wanted layer has run."""
+
+
+def _check_model(who: str, model, mode: str) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"{who}: expected an nn.Module, got {type(model).__name__}")
+    check_mode(who, mode)
 
 
 # ---------------------------------------------------------------------------------- kernels
@@ -239,7 +250,7 @@ def _layer_list(who, model, layers) -> list[tuple[str, Module]]:
         layers = [layers]
     if not isinstance(layers, (list, tuple)) or not layers:
         raise TypeError(f"{who}: layers must be a layer (name or module) or a non-empty list of them, got {layers!r}")
-    return [find_layer(who, model, layer) for layer in layers]
+    return [resolve_layer(model, layer, who)[::-1] for layer in layers]
 
 
 def _input_tensor(who: str, x) -> Tensor:
@@ -273,6 +284,7 @@ def feature_maps(model: Module, x, layers, mode: str = "eval") -> dict:
         (8, 32, 28, 28)
     """
     who = "feature_maps()"
+    _check_model(who, model, mode)
     named = _layer_list(who, model, layers)
     x = _input_tensor(who, x)
     captured = {}
@@ -285,7 +297,7 @@ def feature_maps(model: Module, x, layers, mode: str = "eval") -> dict:
                     raise StopForward
         return hook
 
-    with untouched(model, mode, who):
+    with leave_no_trace(model), preserved_model_state(model, mode):
         handles = [module.register_forward_hook(make_hook(name)) for name, module in named]
         try:
             with grad_mode.no_grad():
@@ -420,7 +432,8 @@ def max_activating(model: Module, dataset, layer, channel, k: int = 9, patch: bo
         (array([...]), (1, 5, 5))
     """
     who = "max_activating()"
-    name, module = find_layer(who, model, layer)
+    _check_model(who, model, mode)
+    module, name = resolve_layer(model, layer, who)
     if not isinstance(k, numbers.Integral) or not 1 <= k <= len(dataset):
         raise ValueError(f"{who}: k must be an int in [1, {len(dataset)}] (the dataset's size), got {k!r}")
     if not isinstance(batch_size, numbers.Integral) or batch_size < 1:
@@ -435,7 +448,7 @@ def max_activating(model: Module, dataset, layer, channel, k: int = 9, patch: bo
         raise StopForward
 
     best_scores, best_units = [], []
-    with untouched(model, mode, who):
+    with leave_no_trace(model), preserved_model_state(model, mode):
         handle = module.register_forward_hook(hook)
         try:
             with grad_mode.no_grad():

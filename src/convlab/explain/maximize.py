@@ -25,8 +25,10 @@ from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.functional import grad as autograd_grad
 from ..nn.modules.module import Module
+from ..summary import preserved_model_state
 from ..tensor import Tensor
-from ._layers import StopForward, find_layer, untouched
+from ._hooks import leave_no_trace, resolve_layer
+from .filters import StopForward, _check_model
 
 __all__ = ["activation_maximization"]
 
@@ -178,8 +180,7 @@ def activation_maximization(model: Module, layer=None, channel=None, unit=None, 
         >>> plt.imshow(image[0], cmap="gray")
     """
     who = "activation_maximization()"
-    if not isinstance(model, Module):
-        raise TypeError(f"{who}: expected an nn.Module, got {type(model).__name__}")
+    _check_model(who, model, mode)
     input_size = input_size if input_size is not None else getattr(model, "input_size", None)
     if (not isinstance(input_size, (tuple, list)) or len(input_size) != 3
             or not all(isinstance(n, numbers.Integral) and n > 0 for n in input_size)):
@@ -203,7 +204,7 @@ def activation_maximization(model: Module, layer=None, channel=None, unit=None, 
                          "both")
     if layer is None and class_index is None and channel is None:
         raise ValueError(f"{who}: nothing to maximise: give a layer (and channel/unit) or a class_index")
-    module = None if layer is None else find_layer(who, model, layer)[1]
+    module = None if layer is None else resolve_layer(model, layer, who)[0]
     targets = class_index if class_index is not None else channel
     batched = isinstance(targets, (list, tuple, np.ndarray))
     targets = list(targets) if batched else [targets]
@@ -227,9 +228,9 @@ def activation_maximization(model: Module, layer=None, channel=None, unit=None, 
         captured.append(output)
         raise StopForward
 
-    with untouched(model, mode, who):
+    with leave_no_trace(model), preserved_model_state(model, mode):
         for p in model.parameters():
-            p.requires_grad = False  # restored by untouched(): only the image needs a gradient
+            p.requires_grad = False  # restored by leave_no_trace(): only the image needs a gradient
         handle = module.register_forward_hook(hook) if module is not None else None
         try:
             with grad_mode.enable_grad():
