@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from .explain.report import add_explain_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .recipes import RECIPES, build_model
 
@@ -340,7 +341,7 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command)
+            add_receptive_field_command, add_explain_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
