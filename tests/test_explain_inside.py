@@ -123,7 +123,10 @@ def test_kernel_spectrum_equals_numpy_fft():
     wave = np.tile(np.cos(2 * np.pi * x / 8), (8, 1))[None, None]
     spectrum = explain.kernel_spectrum(wave)[0, 0]
     assert set(zip(*np.nonzero(spectrum > 1e-9))) == {(4, 3), (4, 5)}
-    with pytest.raises(ValueError, match=r"kernel_spectrum\(\): size must be an int >= the kernel size 5"):
+    np.testing.assert_allclose(explain.kernel_spectrum(w, size=(6, 9), shift=False),
+                               np.abs(np.fft.fft2(w, s=(6, 9))), atol=1e-12)
+    with pytest.raises(ValueError, match=r"kernel_spectrum\(\): size must be an int or \(H, W\) at least the "
+                                         r"kernel size \(5, 5\), got 4"):
         explain.kernel_spectrum(w, size=4)
 
 
@@ -378,3 +381,12 @@ def test_max_activating_several_channels_in_one_pass_equal_one_at_a_time():
                     np.testing.assert_array_equal(a, b)
             else:
                 np.testing.assert_array_equal(got, expected)
+
+
+def test_the_guides_examples_run():
+    from guides import run_examples
+
+    ns = run_examples("docs/explain.md", 5)
+    assert ns["grid"].dtype == np.uint8 and ns["spectrum"].shape == (2, 1, 32, 32)
+    assert ns["cam"].shape == (4, 1, 32, 32) and ns["classes"].shape == (2, 1, 32, 32)
+    assert [t.indices.tolist() for t in ns["tops"]][1] == ns["top"].indices.tolist()

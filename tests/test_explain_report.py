@@ -25,6 +25,8 @@ def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     assert main(["train", "--dataset", "digits", "--model", "orientation_cnn", "--epochs", "1", "--limit", "300",
                  "--out", str(root / "run"), "--no-progress"]) == 0
+    assert main(["robustness", str(root / "run" / "best.safetensors"), "--limit", "40", "--eps", "0.1", "--steps", "2",
+                 "--no-progress"]) == 0  # its curves join the report
     assert main(["explain", str(root / "run" / "best.safetensors"), "--out", str(root / "report"), "--images", "2",
                  "--steps", "8", "--channels", "2", "--no-progress"]) == 0
     return root / "report"
@@ -39,11 +41,12 @@ def test_report_is_self_contained_with_a_png_per_figure(report):
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r'(src|href)="(https?:|//)', page) and "<script" not in page  # nothing fetched, no code
     for name in ("curves.png", "filters.png", "spectra.png", "feature_maps_0.png", "feature_maps_1.png",
-                 "gradcam_occlusion_correct.png", "activation_max_classes.png", "confusion_matrix.png"):
+                 "gradcam_occlusion_correct.png", "activation_max_classes.png", "confusion_matrix.png",
+                 "robustness_attacks.png", "robustness_corruptions.png"):
         assert name in pngs
     assert len([p for p in pngs if p.startswith("max_activating_0_")]) == 2  # --channels 2 of layer "0"
     for section in ("Summary", "First-layer filters", "Feature maps", "Max-activating", "Grad-CAM",
-                    "Activation maximisation", "Confusion matrix"):
+                    "Activation maximisation", "Confusion matrix", "Robustness", "PGD-2 at eps 0.1"):
         assert section in page
     for source, name in zip(sources, [s for s in re.findall(r"\((\w+\.png)\)</figcaption>", page)]):
         assert base64.b64decode(source.split(",", 1)[1]) == (folder / name).read_bytes()

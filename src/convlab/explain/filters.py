@@ -174,12 +174,13 @@ def kernel_spectrum(layer_or_weight, size: int | None = None, shift: bool = True
 
     Args:
         layer_or_weight: a ``Conv2d``, a Tensor or an array ``(out_channels, in_channels, kH, kW)``.
-        size: DFT size per axis (default: the kernel's, ``max(kH, kW)``); an int >= the kernel size.
+        size: DFT size (default: the kernel's, ``max(kH, kW)`` per axis): an int, or ``(H, W)``,
+            at least the kernel's size.
         shift: move the zero frequency to the centre (``numpy.fft.fftshift``), as spectra are drawn.
 
     Returns:
-        float64 array ``(out_channels, in_channels, size, size)``. With ``shift``, index ``i``
-        on an axis is the frequency ``(i - size // 2) / size`` cycles per pixel.
+        float64 array ``(out_channels, in_channels, H, W)``. With ``shift``, index ``i`` on an
+        axis of size ``n`` is the frequency ``(i - n // 2) / n`` cycles per pixel.
 
     Example::
 
@@ -189,11 +190,12 @@ def kernel_spectrum(layer_or_weight, size: int | None = None, shift: bool = True
     who = "kernel_spectrum()"
     w = _kernels(who, layer_or_weight)
     kernel_size = max(w.shape[2:])
-    if size is None:
-        size = kernel_size
-    if not isinstance(size, numbers.Integral) or size < kernel_size:
-        raise ValueError(f"{who}: size must be an int >= the kernel size {kernel_size}, got {size!r}")
-    magnitude = np.abs(np.fft.fft2(w, s=(size, size)))
+    shape = (kernel_size, kernel_size) if size is None else (size, size) if isinstance(size, numbers.Integral) else size
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(n, numbers.Integral) and n >= k for n, k in zip(shape, w.shape[2:]))):
+        raise ValueError(f"{who}: size must be an int or (H, W) at least the kernel size {tuple(w.shape[2:])}, got "
+                         f"{size!r}")
+    magnitude = np.abs(np.fft.fft2(w, s=tuple(int(n) for n in shape)))
     return np.fft.fftshift(magnitude, axes=(-2, -1)) if shift else magnitude
 
 
@@ -362,7 +364,8 @@ def plot_feature_maps(maps: dict, index: int = 0, max_channels: int = 16, ncols:
         for c, channel_map in enumerate(a):
             ax = axes[row + c // ncols, c % ncols]
             ax.imshow(channel_map, cmap="viridis", interpolation="nearest")
-            ax.set_title(f"{name}: {c}", fontsize=7)
+            ax.set_title(f"channel {c}", fontsize=7)
+        axes[row, 0].set_ylabel(f"layer {name}", fontsize=9)
         row += nrows
     if title:
         fig.suptitle(title, fontsize=10)

@@ -13,7 +13,8 @@ URI, no script, nothing fetched from the network) plus one PNG per figure:
 5. Grad-CAM and occlusion sensitivity with a sweep of patch sizes (seed 004) for a correctly and
    a wrongly classified test image of each class;
 6. activation maximisation of the same channels and of every class (seeds 001 and 004);
-7. the confusion matrix on the test set.
+7. the confusion matrix on the test set;
+8. the robustness curves, when ``convlab robustness`` has written them beside the checkpoint.
 
 Example::
 
@@ -28,6 +29,7 @@ import html
 import json
 import math
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -71,6 +73,19 @@ class _Report:
     def figure(self, fig, name: str, alt: str) -> str:
         path = os.path.join(self.out_dir, f"{name}.png")
         save_figure(fig, path)
+        self.figures.append(path)
+        with open(path, "rb") as f:
+            data = base64.b64encode(f.read()).decode("ascii")
+        return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>' \
+               f"{html.escape(alt)} ({name}.png)</figcaption></figure>"
+
+    def existing(self, source: str, name: str, alt: str) -> str:
+        """Copy a PNG written elsewhere (or already here) into the report as ``name.png`` and embed it."""
+        from ..io.atomic import write_atomically
+
+        path = os.path.join(self.out_dir, f"{name}.png")
+        if os.path.abspath(source) != os.path.abspath(path):
+            write_atomically(path, lambda tmp: shutil.copyfile(source, tmp), caller="build_report")
         self.figures.append(path)
         with open(path, "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
@@ -195,10 +210,7 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     if history:
         curves = os.path.join(out_dir, "curves.png")
         plots.plot_history(history, curves)
-        report.figures.append(curves)
-        with open(curves, "rb") as f:
-            body += (f'<figure><img src="data:image/png;base64,{base64.b64encode(f.read()).decode("ascii")}" '
-                     'alt="training curves"><figcaption>loss and accuracy per epoch (curves.png)</figcaption></figure>')
+        body += report.existing(curves, "curves", "loss and accuracy per epoch")
     report.section("Summary", "The run's settings and its accuracy on the test set, measured now."
                    + ("" if history else " No history.json beside the checkpoint: no training curves."), body)
     bar.update()
@@ -295,13 +307,29 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     # 7. confusion matrix
     path = os.path.join(out_dir, "confusion_matrix.png")
     plots.plot_confusion_matrix(targets, predictions, path, class_names=classes, title=f"{recipe.name} test")
-    report.figures.append(path)
-    with open(path, "rb") as f:
-        body = (f'<figure><img src="data:image/png;base64,{base64.b64encode(f.read()).decode("ascii")}" '
-                'alt="confusion matrix"><figcaption>confusion_matrix.png</figcaption></figure>')
     report.section("Confusion matrix", "Rows: the true class; columns: the prediction (fraction of the true class, "
-                   "with counts).", body)
+                   "with counts).", report.existing(path, "confusion_matrix", "confusion matrix"))
     bar.update()
+
+    # 8. robustness, when `convlab robustness` has measured this run (its files sit beside the checkpoint)
+    run_dir = os.path.dirname(os.path.abspath(checkpoint))
+    measured = [name for name in ("robustness_attacks", "robustness_corruptions", "robustness_modulation")
+                if os.path.exists(os.path.join(run_dir, f"{name}.png"))]
+    if measured:
+        body = ""
+        summary = os.path.join(run_dir, "robustness.json")
+        if os.path.exists(summary):
+            with open(summary, encoding="utf-8") as f:
+                results = json.load(f)
+            rows = [("test images", results.get("images")), ("clean accuracy", f"{results.get('clean_accuracy', 0):.2%}")]
+            rows += [(f"{attack} at eps {eps}", f"{accuracy:.2%}") for attack, curve in results.get("attacks", {}).items()
+                     for eps, accuracy in curve.items() if eps != "0"]
+            body += _table(rows)
+        for name in measured:
+            body += report.existing(os.path.join(run_dir, f"{name}.png"), name, name.replace("_", " "))
+        report.section("Robustness", "Measured by <code>convlab robustness</code> on this run: accuracy under "
+                       "adversarial attacks of growing budget and under common corruptions (and, on the orientation "
+                       "dataset, seed 000's modulation probe).", body)
     bar.close()
     return report.write(title)
 
