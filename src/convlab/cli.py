@@ -32,6 +32,7 @@ from ._argtypes import non_negative_float, non_negative_int, positive_float, pos
 from .attacks import commands as attack_commands
 from .backend import cpu_kernels
 from .compress.schedule import add_compress_command
+from .explain.report import add_explain_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
@@ -376,7 +377,7 @@ def run_predict(args) -> int:
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
             add_receptive_field_command, add_export_command, attack_commands.add_robustness_command,
-            add_compress_command)
+            add_compress_command, add_explain_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
