@@ -15,6 +15,9 @@ wide_resnet50_2      Wide ResNet-50-2                                 68,883,240
 resnet18_cifar       ResNet-18, 3x3 stem, no max-pool (10 classes)    11,173,962
 googlenet            GoogLeNet / Inception v1 (aux heads optional)    6,624,904
 mobilenet_v2         MobileNetV2                                      3,504,872
+mnasnet1_0           MNASNet 1.0                                      4,383,312
+mobilenet_v1         MobileNet v1 (Keras's; + BN statistics)          4,231,976 (4,253,864)
+xception             Xception (Keras's; + BN statistics, 299x299)     22,855,952 (22,910,480)
 shufflenet_v2_x1_0   ShuffleNetV2 1.0x                                2,278,604
 squeezenet1_0/1_1    SqueezeNet                                       1,248,424 (1_0)
 densenet121          DenseNet-121                                     7,978,856
@@ -40,6 +43,7 @@ from ._registry import get_model, get_model_builder, list_models, register_model
 from .compressed import fmnist_cnn_binary, fmnist_cnn_sparse, fmnist_cnn_xnor
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
+from .mnasnet import MNASNet, MobileNetV1, mnasnet1_0, mobilenet_v1
 from .mobilenet import MobileNetV2, mobilenet_v2
 from .resnet import (
     BasicBlock,
@@ -60,15 +64,66 @@ from .small import CatsVsDogsCNN, LeNet5, cats_vs_dogs_cnn, lenet5
 from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1
 from .unet import UNet, unet
 from .vgg import VGG, AlexNet, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .xception import Xception, xception
 
 __all__ = [
-    "VGG", "AlexNet", "BasicBlock", "Bottleneck", "CatsVsDogsCNN", "DenseNet", "GoogLeNet", "GoogLeNetOutputs",
-    "LeNet5", "MobileNetV2", "ResNet", "ShuffleNetV2", "SqueezeNet", "UNet", "alexnet", "cats_vs_dogs_cnn",
-    "densenet121", "densenet161", "densenet169", "densenet201", "fmnist_cnn", "fmnist_cnn_binary", "fmnist_cnn_sparse",
-    "fmnist_cnn_xnor", "get_model", "get_model_builder", "googlenet", "lenet5", "list_models", "mlp",
-    "mobilenet_v2", "orientation_cnn",
-    "register_model", "resnet18", "resnet18_cifar", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+    "VGG",
+    "AlexNet",
+    "BasicBlock",
+    "Bottleneck",
+    "CatsVsDogsCNN",
+    "DenseNet",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "LeNet5",
+    "MNASNet",
+    "MobileNetV1",
+    "MobileNetV2",
+    "ResNet",
+    "ShuffleNetV2",
+    "SqueezeNet",
+    "UNet",
+    "Xception",
+    "alexnet",
+    "cats_vs_dogs_cnn",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "fmnist_cnn",
+    "fmnist_cnn_binary",
+    "fmnist_cnn_sparse",
+    "fmnist_cnn_xnor",
+    "get_model",
+    "get_model_builder",
+    "googlenet",
+    "lenet5",
+    "list_models",
+    "mlp",
+    "mnasnet1_0",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "orientation_cnn",
+    "register_model",
+    "resnet18",
+    "resnet18_cifar",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
     "shufflenet_v2_x1_0",
-    "squeezenet1_0", "squeezenet1_1", "unet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
-    "vgg19", "vgg19_bn", "wide_resnet50_2",
+    "squeezenet1_0",
+    "squeezenet1_1",
+    "unet",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "wide_resnet50_2",
+    "xception",
 ]  # fmt: skip
