@@ -54,7 +54,7 @@ def test_mnasnet_has_torchvision_keys():
     assert list(state)[-2:] == ["classifier.1.weight", "classifier.1.bias"]
 
 
-@pytest.mark.parametrize(("name", "size"), [("mnasnet1_0", 32), ("mobilenet_v1", 32), ("xception", 71)])
+@pytest.mark.parametrize(("name", "size"), [("mnasnet1_0", 32), ("mobilenet_v1", 32), ("xception", 71), ("inception_v3", 75)])
 def test_new_models_export_to_onnx(name, size):
     model = models.get_model(name, num_classes=10).eval()
     x = np.random.default_rng(0).standard_normal((2, 3, size, size)).astype(np.float32)
@@ -64,3 +64,19 @@ def test_new_models_export_to_onnx(name, size):
     with convlab.no_grad():
         expected = model(convlab.tensor(x[:1])).numpy()
     np.testing.assert_allclose(session.run(None, {"input": x[:1]})[0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_inception_v3_counts_aux_logits_and_transform_input():
+    model = models.inception_v3(num_classes=10)
+    assert sum(p.numel() for p in models.inception_v3().parameters()) == 27_161_264
+    assert sum(p.numel() for p in models.inception_v3(aux_logits=False).parameters()) == 23_834_568
+    out = model.train()(convlab.randn(2, 3, 299, 299))  # the auxiliary head needs Mixed_6e's 17x17 map
+    assert type(out).__name__ == "InceptionOutputs" and out.logits.shape == out.aux_logits.shape == (2, 10)
+    model.eval()
+    x = convlab.randn(2, 3, 75, 75)
+    moved = models.inception_v3(num_classes=10, transform_input=True).eval()
+    moved.load_state_dict(model.state_dict())
+    scale = convlab.tensor(np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1) / 0.5)
+    shift = convlab.tensor((np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1) - 0.5) / 0.5)
+    with convlab.no_grad():
+        np.testing.assert_allclose(moved(x).numpy(), model(x * scale + shift).numpy(), rtol=1e-4, atol=1e-5)

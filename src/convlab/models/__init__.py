@@ -14,6 +14,7 @@ resnext50_32x4d      ResNeXt-50 32x4d                                 25,028,904
 wide_resnet50_2      Wide ResNet-50-2                                 68,883,240
 resnet18_cifar       ResNet-18, 3x3 stem, no max-pool (10 classes)    11,173,962
 googlenet            GoogLeNet / Inception v1 (aux heads optional)    6,624,904
+inception_v3         Inception v3 (aux head by default, 299x299)      27,161,264
 mobilenet_v2         MobileNetV2                                      3,504,872
 mnasnet1_0           MNASNet 1.0                                      4,383,312
 mobilenet_v1         MobileNet v1 (Keras's; + BN statistics)          4,231,976 (4,253,864)
@@ -43,6 +44,7 @@ from ._registry import get_model, get_model_builder, list_models, register_model
 from .compressed import fmnist_cnn_binary, fmnist_cnn_sparse, fmnist_cnn_xnor
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
+from .inception import Inception3, InceptionOutputs, inception_v3
 from .mnasnet import MNASNet, MobileNetV1, mnasnet1_0, mobilenet_v1
 from .mobilenet import MobileNetV2, mobilenet_v2
 from .resnet import (
@@ -74,7 +76,7 @@ __all__ = [
     "CatsVsDogsCNN",
     "DenseNet",
     "GoogLeNet",
-    "GoogLeNetOutputs",
+    "GoogLeNetOutputs", "Inception3", "InceptionOutputs",
     "LeNet5",
     "MNASNet",
     "MobileNetV1",
@@ -97,6 +99,7 @@ __all__ = [
     "get_model",
     "get_model_builder",
     "googlenet",
+    "inception_v3",
     "lenet5",
     "list_models",
     "mlp",
