@@ -108,3 +108,10 @@ def test_cli_init_from_freezes_features_and_trains_the_head(tmp_path, capsys):
     assert main(["eval", str(out / "best.safetensors")]) == 0
     assert "fmnist_cnn on digits test" in capsys.readouterr().out
     assert json.loads((out / "results.json").read_text())["test_accuracy"] >= 0
+
+
+def test_transfer_guide_example_runs():
+    from guides import run_examples
+
+    namespace = run_examples("docs/transfer.md", min_examples=1)
+    assert [g["lr"] for g in namespace["groups"]] == [3e-3, pytest.approx(3e-4)]
