@@ -140,14 +140,14 @@ def test_quantized_conv2d_matches_fbgemm(rng, relu, geometry):
     theirs = np.minimum(theirs, 127)  # our activations are 7-bit (reduce_range)
     assert ours.shape == theirs.shape
     assert np.abs(ours - theirs).max() <= 1
-    # and the fake-quant float reference: conv of the dequantised input and weight, then fake-quantised
-    x_float = (codes.astype(np.float32) - x_zero) * np.float32(x_scale)
-    w_float = convlab.fake_quantize_per_channel_affine(convlab.tensor(w), w_scale, np.zeros(c_out, np.int32), 0,
-                                                       -128, 127)
-    ref = convlab.nn.functional.conv2d(convlab.tensor(x_float.astype(np.float64)), w_float.to(convlab.float64),
-                                       convlab.tensor(bias.astype(np.float64)), stride, padding, dilation)
-    ref = convlab.fake_quantize_per_tensor_affine(ref.relu() if relu else ref, y_scale, y_zero, 0, 127)
-    assert np.abs(ours - (ref.numpy() / np.float32(y_scale) + y_zero)).max() <= 1 + 1e-6
+    # and torch's fake-quant reference: float conv of the dequantised input and weight, fake-quantised
+    x_float = torch.tensor((codes.astype(np.float32) - x_zero) * np.float32(x_scale))
+    w_float = torch.fake_quantize_per_channel_affine(torch.tensor(w), torch.tensor(w_scale),
+                                                     torch.zeros(c_out, dtype=torch.int32), 0, -128, 127)
+    ref = torch.nn.functional.conv2d(x_float.double(), w_float.double(), torch.tensor(bias).double(), stride, padding,
+                                     dilation)
+    ref = torch.fake_quantize_per_tensor_affine((ref.relu() if relu else ref).float(), y_scale, y_zero, 0, 127)
+    assert np.abs(ours - (ref.numpy() / np.float32(y_scale) + y_zero)).max() <= 1 + 1e-4
 
 
 def test_quantized_linear_matches_fbgemm(rng):
