@@ -7,7 +7,8 @@ forward pass in eval mode without gradients. convlab's int8 model comes from
 from eager-mode ``prepare``/``convert`` with the same observers (``minmax``: MinMaxObserver with
 reduce_range for activations, per-channel symmetric qint8 weights). PyTorch cannot fuse
 ReLU-then-BatchNorm, so its convs are fused with their ReLU and its BatchNorm2d layers run as
-quantised BatchNorm; its BatchNorm1d (which it cannot quantise) is folded into the last Linear.
+quantised BatchNorm; its BatchNorm1d (which it cannot quantise) runs in float between a dequantise
+and a quantise.
 Predictions of the three are compared before timing. The CPU and the ISA each library uses are
 printed: every figure belongs to its machine.
 
@@ -65,8 +66,10 @@ def _images(args):
 
 
 class TorchTwin(torch.nn.Module):
-    """fmnist_cnn in torch.ao eager-mode form: QuantStub, conv+ReLU fused, BatchNorm2d, BatchNorm1d
-    folded into the last Linear."""
+    """fmnist_cnn in torch.ao eager-mode form: QuantStub, conv+ReLU fused, quantised BatchNorm2d,
+    and the BatchNorm1d (which torch.ao cannot quantise) run in float between a DeQuantStub and a
+    QuantStub. (Folding it into the last Linear instead scales that layer's input columns, which
+    its per-output-channel weight scales cannot absorb: most predictions then change.)"""
 
     def __init__(self, model):
         super().__init__()
@@ -78,26 +81,24 @@ class TorchTwin(torch.nn.Module):
                 layers.append(torch.nn.Conv2d(m.in_channels, m.out_channels, 3, padding=1))
             elif name == "BatchNorm2d":
                 layers.append(torch.nn.BatchNorm2d(m.num_features))
+            elif name == "BatchNorm1d":
+                layers.append(torch.nn.BatchNorm1d(m.num_features))
             elif name == "Linear":
                 layers.append(torch.nn.Linear(m.in_features, m.out_features))
-            elif name == "BatchNorm1d":
-                layers.append(torch.nn.Identity())
             else:
                 layers.append({"ReLU": torch.nn.ReLU, "MaxPool2d": lambda: torch.nn.MaxPool2d(2),
                                "Dropout": torch.nn.Dropout, "Flatten": torch.nn.Flatten}[name]())
             for key in ("weight", "bias", "running_mean", "running_var"):
-                if f"{i}.{key}" in state and name != "BatchNorm1d":
+                if f"{i}.{key}" in state:
                     getattr(layers[-1], key).data.copy_(state[f"{i}.{key}"])
-        # BatchNorm1d (index 19) folded into the last Linear (index 21): exact, it is affine and unpadded
-        s = state["19.weight"] / torch.sqrt(state["19.running_var"] + 1e-5)
-        t = state["19.bias"] - state["19.running_mean"] * s
-        last = layers[21]
-        last.bias.data += last.weight.data @ t
-        last.weight.data *= s
-        self.quant, self.body, self.dequant = tq.QuantStub(), torch.nn.Sequential(*layers), tq.DeQuantStub()
+        self.quant, self.body = tq.QuantStub(), torch.nn.Sequential(*layers[:19])
+        self.dequant_bn, self.bn, self.quant_bn = tq.DeQuantStub(), layers[19], tq.QuantStub()
+        self.head, self.dequant = torch.nn.Sequential(*layers[20:]), tq.DeQuantStub()
 
     def forward(self, x):
-        return self.dequant(self.body(self.quant(x)))
+        x = self.body(self.quant(x))
+        x = self.quant_bn(self.bn(self.dequant_bn(x)))
+        return self.dequant(self.head(x))
 
 
 def torch_int8(model, calibration, observer):
@@ -105,6 +106,7 @@ def torch_int8(model, calibration, observer):
     twin = TorchTwin(model).eval()
     act = {"minmax": tq.MinMaxObserver, "histogram": tq.HistogramObserver}[observer].with_args(reduce_range=True)
     twin.qconfig = tq.QConfig(activation=act, weight=tq.default_per_channel_weight_observer)
+    twin.bn.qconfig = None  # stays float
     fuse = [[f"body.{i}", f"body.{i + 1}"] for i in (0, 3, 8, 11, 17)]  # conv/linear + ReLU
     tq.fuse_modules(twin, fuse, inplace=True)
     prepared = tq.prepare(twin)
