@@ -358,6 +358,74 @@ class BatchNorm(Function):
         return dx, dw, db
 
 
+class SyncBatchNorm(Function):
+    """Batch normalisation in training with statistics over the batches of all processes.
+
+    ``reduce(a)`` sums the float64 array ``a`` over the processes in place (an all-reduce). With
+    each process's sums over its own M_r values, the global M = Σ M_r and::
+
+        forward:   one all-reduce of (Σ x, Σ x², M) per channel ->  μ = Σx / M,  σ² = Σx² / M - μ²
+        backward:  one all-reduce of (Σ g, Σ g (x - μ)) per channel, then
+                   dx = (w / σ) (g - Σg / M - x̂ Σ g x̂ / M)       (the sums global)
+                   dw = Σ g x̂,  db = Σ g                         (this process's sums)
+
+    so dx is the gradient of the *sum* of all processes' losses w.r.t. this process's x (the
+    statistics couple the batches), and dw, db are local: DistributedDataParallel averages them
+    with the other parameters' gradients (PyTorch's split). The running statistics are updated
+    with the global mean and the global variance unbiased by M / (M - 1).
+
+    Shape: input (N, C, *) -> output (N, C, *); weight, bias, running stats (C,).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, reduce):
+        xp = array_module(x)
+        x3 = _contiguous(x.reshape(_as_3d(x.shape)))
+        dtype = x.dtype.type
+        c, local = x3.shape[1], x3.shape[0] * x3.shape[2]
+        local_mean, local_var = channel_moments(x3)
+        stats = np.empty(2 * c + 1)
+        stats[:c] = local_mean * local
+        stats[c:2 * c] = (local_var + local_mean * local_mean) * local
+        stats[2 * c] = local
+        reduce(stats)
+        count = stats[2 * c]
+        mean = stats[:c] / count
+        var = np.maximum(stats[c:2 * c] / count - mean * mean, 0.0)
+        if running_mean is not None:
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            running_var[...] = (1 - momentum) * running_var + momentum * (var * (count / (count - 1)))
+        invstd = (1 / np.sqrt(var + eps)).astype(dtype)
+        mean = mean.astype(dtype)
+        scale = invstd if weight is None else invstd * weight
+        shift = xp.zeros_like(scale) if bias is None else bias
+        y = channel_normalize(x3, mean, scale, shift)
+        ctx.mean, ctx.invstd, ctx.count, ctx.reduce = mean, invstd, count, reduce
+        ctx.weight, ctx.x3 = weight, x3
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g3 = _contiguous(g.reshape(ctx.x3.shape))
+        mean, invstd, weight, dtype = ctx.mean, ctx.invstd, ctx.weight, g.dtype.type
+        c = mean.shape[0]
+        sum_g, sum_gxc = channel_grad_sums(g3, ctx.x3, mean)
+        dw = (sum_gxc * invstd).astype(dtype, copy=False) if need_w else None
+        db = sum_g.astype(dtype, copy=False) if need_b else None
+        dx = None
+        if need_x:
+            sums = np.empty(2 * c)
+            sums[:c], sums[c:] = sum_g, sum_gxc
+            ctx.reduce(sums)
+            mean_g = (sums[:c] / ctx.count).astype(dtype)
+            proj = (sums[c:] * invstd * invstd / ctx.count).astype(dtype)
+            gscale = invstd if weight is None else invstd * weight
+            gain = array_module(g3).ones_like(gscale)
+            dx = channel_input_grad(g3, ctx.x3, gain, mean, mean_g, proj, gscale).reshape(g.shape)
+        return dx, dw, db
+
+
 # ----------------------------------------------------------------------------------- layer norm
 class LayerNorm(Function):
     """Layer normalisation over the last ``normalized_ndim`` dims (D values per row):
