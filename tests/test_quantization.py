@@ -409,3 +409,20 @@ def test_inq_quantises_in_groups_and_freezes_them(rng):
         assert np.log2(nonzero).max() <= n1 and np.log2(nonzero).min() >= n2
     with pytest.raises(ValueError, match=r"inq\(\): steps must be increasing fractions in \(0, 1\] ending at 1.0"):
         Q.inq(model, data, steps=(0.5, 0.4, 1.0))
+
+
+def test_compress_quantize_command(tmp_path, capsys):
+    from convlab.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--limit", "300", "--out", str(run),
+                 "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "int8.safetensors"
+    assert main(["compress", "quantize", str(run / "best.safetensors"), "--calibration", "64", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "int8" in printed and f"{out.stat().st_size:,} bytes" in printed
+    qmodel = Q.load_quantized(out)
+    assert qmodel.state_dict()["1.weight"].dtype == np.int8  # mlp: Flatten, Linear, ...
+    assert main(["compress", "quantize", str(tmp_path / "missing.safetensors")]) == 2
+    assert "convlab compress quantize:" in capsys.readouterr().err
