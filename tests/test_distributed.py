@@ -82,6 +82,20 @@ def test_collectives_on_strided_and_async(results):
     for rank in range(2):
         np.testing.assert_array_equal(results["collectives"][rank]["all_reduce_strided"], np.full((4, 3), 3.0))
         assert results["collectives"][rank]["async_completed"]
+    assert results["collectives"][0]["errors"].tolist() == [
+        "ValueError: broadcast(): src must be a rank in [0, 1], got 2",
+        "ValueError: all_gather(): tensor_list must be a list of world_size (2) tensors, got 1 items",
+        "TypeError: all_reduce(): ReduceOp.AVG needs a floating-point tensor, got int64",
+        "TypeError: all_reduce(): op must be a ReduceOp (SUM, AVG, MAX, MIN), got 'sum'",
+    ]
+
+
+@needs_mpi
+def test_a_discarded_ddp_leaves_no_hooks(results):
+    """After ``del ddp`` a backward on the bare model gives each rank its own gradient (no
+    averaging hook left behind, and no collective that would hang)."""
+    a, b = (results["collectives"][r]["grad_local_after_del"] for r in range(2))
+    assert not np.allclose(a, b)
 
 
 # ---------------------------------------------------------------------------------------- DDP
