@@ -305,3 +305,25 @@ def test_queue_callback_runs_after_the_walk():
     assert seen == [[3.0, 3.0]]
     with pytest.raises(RuntimeError, match="only valid during a backward pass"):
         queue_callback(print)
+
+
+def test_sync_batchnorm_without_a_group_is_batchnorm():
+    """Converted layers share the BatchNorm's parameters, buffers and state_dict keys; without a
+    process group (or in evaluation) SyncBatchNorm computes what BatchNorm2d computes."""
+    convlab.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=None), nn.ReLU())
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(plain)
+    assert isinstance(synced[1], nn.SyncBatchNorm) and synced[1].weight is plain[1].weight
+    assert synced[1].running_mean is plain[1].running_mean and synced[1].momentum is None
+    assert list(synced.state_dict()) == list(plain.state_dict())
+    reference = nn.BatchNorm2d(3, momentum=None)
+    reference.load_state_dict(plain[1].state_dict())
+    x = convlab.randn(4, 3, 5, 5)
+    for training in (True, False):
+        synced[1].train(training), reference.train(training)
+        with convlab.no_grad():
+            np.testing.assert_allclose(synced[1](x).numpy(),
+                                       reference(x).numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(synced[1].running_var.numpy(), reference.running_var.numpy())
+    with pytest.raises(ValueError, match="process_group must be None"):
+        nn.SyncBatchNorm(3, process_group="world")
