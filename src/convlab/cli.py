@@ -1,4 +1,4 @@
-"""The ``convlab`` command: ``train``, ``eval``, ``predict``, ``summary``, ``receptive-field``.
+"""The ``convlab`` command: ``train``, ``eval``, ``predict``, ``summary``, ``receptive-field``, ``export``.
 
 Each subcommand is added to the parser by one ``add_*_command(subparsers)`` function that sets
 ``func`` (the function running it, returning the exit status); :data:`COMMANDS` lists them, so a
@@ -14,6 +14,7 @@ Examples::
     convlab predict runs/<run>/best.safetensors shoe.png --invert
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
+    convlab export runs/<run>/best.safetensors --format onnx --out model.onnx
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import time
 import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from .attacks import commands as attack_commands
 from .models.commands import add_receptive_field_command, add_summary_command
+from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
 
 __all__ = ["main"]
@@ -67,6 +70,7 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
                         "location)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    attack_commands.add_adversarial_options(parser)
     parser.set_defaults(func=run_train)
 
 
@@ -91,7 +95,7 @@ def _train_config(args) -> dict:
         "batch_size": given_or_default(args.batch_size, recipe.batch_size),
         "lr": given_or_default(args.lr, recipe.lr), "optimizer": args.optimizer, "scheduler": args.scheduler,
         "weight_decay": args.weight_decay, "augment": not args.no_augment, "patience": args.patience,
-        "limit": args.limit, "seed": args.seed,
+        "limit": args.limit, "seed": args.seed, **attack_commands.adversarial_config(args),
     }  # fmt: skip
 
 
@@ -151,7 +155,7 @@ def run_train(args) -> int:
     scheduler, scheduler_step = _scheduler(config, optimizer, len(train_loader))
     trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler, scheduler_step=scheduler_step,
                       out_dir=out_dir, patience=config["patience"], class_names=recipe.classes, config=config,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, adversary=attack_commands.adversary_for_run(config, model, recipe))
     if args.resume:
         try:
             trainer.resume(args.resume)
@@ -187,6 +191,7 @@ def run_train(args) -> int:
                                     os.path.join(out_dir, f"confusion_matrix_{split}.png"),
                                     class_names=recipe.classes, title=f"{recipe.name} {split}")
         results[f"{split}_accuracy"], results[f"{split}_loss"] = metrics["accuracy"], metrics["loss"]
+    results.update(attack_commands.robust_results(model, splits, config, recipe, progress=not args.no_progress))
     write_text(os.path.join(out_dir, "results.json"), json.dumps(results, indent=1) + "\n")
     tests = ", ".join(f"{k} {v:.2%}" for k, v in results.items() if k.endswith("accuracy"))
     print(f"Done in {results['train_seconds']:.0f} s: {tests} (best epoch {results['best_epoch']}).\n"
@@ -340,7 +345,7 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command)
+            add_receptive_field_command, add_export_command, attack_commands.add_robustness_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

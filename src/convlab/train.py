@@ -160,6 +160,9 @@ class Trainer:
             ``DistributedSampler`` (global batch = N x the loader's batch size), validation
             shared by all ranks, and only rank 0 prints and writes ``out_dir``. Default None:
             on when started by ``mpiexec -n N`` with N > 1.
+        adversary: adversarial training (Madry et al.): an attack ``adversary(inputs, labels)``
+            (e.g. ``convlab.attacks.PGD``) whose adversarial inputs replace every training batch;
+            the train metrics are then those on the adversarial batches.
 
     Attributes:
         epoch: epochs completed. batch: batches completed in the current epoch. step: all
@@ -170,7 +173,7 @@ class Trainer:
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, *, scheduler=None, scheduler_step="epoch",
                  loss_fn=F.cross_entropy, out_dir=None, monitor=None, patience=None, class_names=None, config=None,
-                 on_step=None, progress=True, verbose=True, distributed=None):
+                 on_step=None, progress=True, verbose=True, distributed=None, adversary=None):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"Trainer(): scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         monitor = monitor or ("val_accuracy" if val_loader is not None else "train_accuracy")
@@ -190,6 +193,7 @@ class Trainer:
         self.monitor, self.patience = monitor, patience
         self.class_names, self.config = class_names, dict(config or {})
         self.on_step, self.progress, self.verbose = on_step, progress, verbose
+        self.adversary = adversary
         self.epoch = self.batch = self.step = 0
         self.history: list[dict] = []
         self.best: float | None = None
@@ -288,6 +292,8 @@ class Trainer:
         started = time.perf_counter() - running["seconds"]
         try:
             for inputs, labels in bar:
+                if self.adversary is not None:  # the attack runs the model in eval mode and gives it back in train mode
+                    inputs = self.adversary(inputs, labels)
                 logits = model(inputs)
                 loss = self.loss_fn(logits, labels)
                 value = float(loss.item())
@@ -427,8 +433,8 @@ def fit(model, train_loader, val_loader=None, optimizer=None, scheduler=None, ep
         epochs: the total number of epochs (a resumed run counts the epochs already done).
         resume: a checkpoint (``last.safetensors``) to continue from exactly.
         **trainer_options: ``out_dir``, ``scheduler_step``, ``loss_fn``, ``monitor``,
-            ``patience``, ``class_names``, ``config``, ``on_step``, ``progress``, ``verbose``
-            (see :class:`Trainer`).
+            ``patience``, ``class_names``, ``config``, ``on_step``, ``progress``, ``verbose``,
+            ``adversary`` (see :class:`Trainer`).
 
     Returns:
         A list with one dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``lr``,
