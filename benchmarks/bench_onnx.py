@@ -77,11 +77,11 @@ def main() -> None:
         session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
         feed = {"input": x.numpy()}
 
-        def run_convlab():
+        def run_convlab(model=model, x=x):
             with convlab.no_grad():
                 return model(x).numpy()
 
-        def run_ort():
+        def run_ort(session=session, feed=feed):
             return session.run(None, feed)[0]
 
         diff = float(np.abs(run_convlab() - run_ort()).max())
