@@ -53,3 +53,49 @@ class TorchResNet18(torch.nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def _conv_bn_relu6(inp, oup, stride=1, groups=1, kernel=3):
+    """torchvision's Conv2dNormActivation: keys ``0`` (conv), ``1`` (BatchNorm)."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(inp, oup, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+        torch.nn.BatchNorm2d(oup),
+        torch.nn.ReLU6(inplace=True),
+    )
+
+
+class TorchInvertedResidual(torch.nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = [] if expand_ratio == 1 else [_conv_bn_relu6(inp, hidden, kernel=1)]
+        layers += [
+            _conv_bn_relu6(hidden, hidden, stride, groups=hidden),
+            torch.nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),
+            torch.nn.BatchNorm2d(oup),
+        ]
+        self.conv = torch.nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class TorchMobileNetV2(torch.nn.Module):
+    """torchvision's mobilenet_v2 (width 1.0)."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        settings = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]
+        features, inp = [_conv_bn_relu6(3, 32, stride=2)], 32
+        for t, c, n, s in settings:
+            for i in range(n):
+                features.append(TorchInvertedResidual(inp, c, s if i == 0 else 1, t))
+                inp = c
+        features.append(_conv_bn_relu6(inp, 1280, kernel=1))
+        self.features = torch.nn.Sequential(*features)
+        self.classifier = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(1280, num_classes))
+
+    def forward(self, x):
+        x = torch.nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))

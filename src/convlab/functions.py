@@ -11,6 +11,7 @@ from .backend import to_numpy
 from .dtypes import promote_types, result_type
 from .ops import activation, elementwise, indexing, reduce, shape
 from .ops import matmul as _matmul
+from .ops.quantize import fake_quantize_per_channel_affine, fake_quantize_per_tensor_affine
 from .tensor import Tensor
 
 cat = concat = concatenate = shape.cat
@@ -92,7 +93,7 @@ def equal(a, b) -> bool:
 __all__ = [
     "abs", "add", "all", "allclose", "amax", "amin", "any", "argmax", "argmin", "bmm", "cat", "ceil", "chunk",
     "clamp", "clip", "clone", "concat", "concatenate", "cos", "detach", "div", "divide", "eq", "equal", "exp",
-    "expm1", "flatten", "flip", "floor", "floor_divide", "gather", "ge", "gt", "index_select", "is_tensor",
+    "expm1", "fake_quantize_per_channel_affine", "fake_quantize_per_tensor_affine", "flatten", "flip", "floor", "floor_divide", "gather", "ge", "gt", "index_select", "is_tensor",
     "isfinite", "isinf", "isnan", "le", "log", "log1p", "log2", "log10", "log_softmax", "logical_and",
     "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "matmul", "max", "maximum", "mean", "min",
     "minimum", "mm", "mul", "multiply", "narrow", "ne", "neg", "negative", "norm", "numel", "permute", "pow",

@@ -351,6 +351,35 @@ class Tensor:
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` during backward once this leaf's ``.grad`` holds the pass's
+        gradient (accumulated), as soon as the last op feeding it has run - before the rest of
+        the backward walk finishes. Returns a handle whose ``remove()`` undoes the registration.
+
+        Example::
+
+            >>> w = convlab.ones(3, requires_grad=True)
+            >>> handle = w.register_post_accumulate_grad_hook(lambda t: print(t.grad))
+            >>> (2 * w).sum().backward()
+            tensor([2., 2., 2.])
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook(): post accumulate grad hooks cannot be registered "
+                               "on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook(): cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        from .autograd.engine import _POST_HOOKS
+
+        hooks = _POST_HOOKS.get(id(self))
+        if hooks is None:
+            hooks = _POST_HOOKS[id(self)] = []
+            import weakref
+
+            weakref.finalize(self, _POST_HOOKS.pop, id(self), None)
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it).
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _random
 from .autograd import no_grad
-from .backend import to_numpy
+from .backend import cpu_kernels, to_numpy
 from .data.dataset import check_generator
 from .io import load, save
 from .io.atomic import write_atomically
@@ -116,7 +116,7 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, des
     model.eval()
     total_loss, predictions, targets = 0.0, [], []
     try:
-        with no_grad():
+        with no_grad(), cpu_kernels.tuned():
             for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
                 logits = model(inputs)
                 total_loss += float(loss_fn(logits, labels).item()) * len(labels)
@@ -155,16 +155,25 @@ class Trainer:
         on_step: called as ``on_step(trainer)`` after every optimisation step.
         progress: show tqdm progress bars.
         verbose: print one line of metrics per epoch.
+        distributed: train as one of N MPI processes (see :mod:`convlab.distributed`): the model
+            is wrapped in ``DistributedDataParallel``, the training data sharded with a
+            ``DistributedSampler`` (global batch = N x the loader's batch size), validation
+            shared by all ranks, and only rank 0 prints and writes ``out_dir``. Default None:
+            on when started by ``mpiexec -n N`` with N > 1.
+        adversary: adversarial training (Madry et al.): an attack ``adversary(inputs, labels)``
+            (e.g. ``convlab.attacks.PGD``) whose adversarial inputs replace every training batch;
+            the train metrics are then those on the adversarial batches.
 
     Attributes:
         epoch: epochs completed. batch: batches completed in the current epoch. step: all
         optimisation steps. history: one dict of metrics per completed epoch.
         interrupted: True when the last :meth:`fit` was stopped by Ctrl-C.
+        rank, world_size: this process's place in a distributed run (0 and 1 otherwise).
     """
 
     def __init__(self, model, optimizer, train_loader, val_loader=None, *, scheduler=None, scheduler_step="epoch",
                  loss_fn=F.cross_entropy, out_dir=None, monitor=None, patience=None, class_names=None, config=None,
-                 on_step=None, progress=True, verbose=True):
+                 on_step=None, progress=True, verbose=True, distributed=None, adversary=None):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"Trainer(): scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         monitor = monitor or ("val_accuracy" if val_loader is not None else "train_accuracy")
@@ -184,6 +193,7 @@ class Trainer:
         self.monitor, self.patience = monitor, patience
         self.class_names, self.config = class_names, dict(config or {})
         self.on_step, self.progress, self.verbose = on_step, progress, verbose
+        self.adversary = adversary
         self.epoch = self.batch = self.step = 0
         self.history: list[dict] = []
         self.best: float | None = None
@@ -193,6 +203,12 @@ class Trainer:
         self._running = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
         self._epoch_start_loader_state = None
         self._restored_rng = None
+        self.rank, self.world_size, self._dist = 0, 1, None
+        if distributed or (distributed is None and _launched_by_mpi()):
+            from .distributed._trainer import DistributedRun
+
+            self._dist = DistributedRun(self)
+            self.rank, self.world_size = self._dist.rank, self._dist.world_size
 
     # ------------------------------------------------------------------------------ loop
     def fit(self, epochs: int) -> list[dict]:
@@ -208,7 +224,8 @@ class Trainer:
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
         self.interrupted = False
-        with _DeferredInterrupt() as interrupt:
+        # the CPU runtime settings (BLAS on one thread, malloc keeping freed memory) for the run only
+        with _DeferredInterrupt() as interrupt, cpu_kernels.tuned():
             self._interrupt = interrupt
             try:
                 while self.epoch < epochs and not self._early_stop():
@@ -231,6 +248,8 @@ class Trainer:
 
     def _save_interrupted(self) -> None:
         self.interrupted = True
+        if self._dist is not None:  # all ranks stop at the same step (see step_ok); each will resume its own sums
+            self._running["ranks"] = self._dist.running_by_rank(self._running)
         if self.out_dir is not None:
             path = self.save_checkpoint("last.safetensors")
             print(f"\nInterrupted at epoch {self.epoch + 1}, batch {self.batch}: saved {path} "
@@ -246,6 +265,9 @@ class Trainer:
         """The current epoch's batches from ``self.batch`` on, drawing the order (and restoring a
         checkpoint's random states) exactly as the uninterrupted run did."""
         generator = self._loader_generator()
+        sampler = getattr(self.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):  # a DistributedSampler's order is drawn from its seed and the epoch
+            sampler.set_epoch(self.epoch)
         restored, self._restored_rng = self._restored_rng, None
         redraw = restored is not None and restored["loader_epoch_start"] is not None  # stopped inside an epoch
         if redraw:
@@ -271,12 +293,15 @@ class Trainer:
         started = time.perf_counter() - running["seconds"]
         try:
             for inputs, labels in bar:
+                if self.adversary is not None:  # the attack runs the model in eval mode and gives it back in train mode
+                    inputs = self.adversary(inputs, labels)
                 logits = model(inputs)
                 loss = self.loss_fn(logits, labels)
                 value = float(loss.item())
-                if not math.isfinite(value):
+                if not (math.isfinite(value) if self._dist is None else self._dist.step_ok(value, self._interrupt)):
                     raise FloatingPointError(
-                        f"fit(): the training loss is {value} at epoch {self.epoch + 1}, batch {self.batch + 1} "
+                        f"fit(): the training loss is {value if not math.isfinite(value) else 'not finite on another rank'} "
+                        f"at epoch {self.epoch + 1}, batch {self.batch + 1} "
                         f"(step {self.step + 1}); stopping. The weights are those before this step; try a lower "
                         f"learning rate or gradient clipping."
                     )
@@ -302,7 +327,7 @@ class Trainer:
             bar.close()
 
     def _end_epoch(self) -> None:
-        running = self._running
+        running = self._running if self._dist is None else self._dist.total(self._running)
         metrics = {
             "epoch": self.epoch + 1,
             "train_loss": running["loss"] / max(running["seen"], 1),
@@ -313,7 +338,8 @@ class Trainer:
         }
         validation = None
         if self.val_loader is not None:
-            validation = evaluate(self.model, self.val_loader, self.loss_fn, self.progress, desc="validate")
+            validate = evaluate if self._dist is None else self._dist.evaluate
+            validation = validate(self.model, self.val_loader, self.loss_fn, self.progress, desc="validate")
             metrics["val_loss"], metrics["val_accuracy"] = validation["loss"], validation["accuracy"]
         if self.scheduler is not None and self.scheduler_step == "epoch":
             if isinstance(self.scheduler, ReduceLROnPlateau):
@@ -358,7 +384,7 @@ class Trainer:
         """Everything needed to continue exactly: model, optimiser, scheduler, progress, random
         states and ``config``."""
         return {
-            "model": self.model.state_dict(),
+            "model": _unwrapped(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "progress": {"epoch": self.epoch, "batch": self.batch, "step": self.step, "history": self.history,
@@ -370,7 +396,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a :meth:`state_dict` (the random states are applied when training resumes)."""
-        self.model.load_state_dict(state["model"])
+        _unwrapped(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if (state["scheduler"] is None) != (self.scheduler is None):
             raise ValueError(f"Trainer.load_state_dict(): the checkpoint has "
@@ -381,7 +407,7 @@ class Trainer:
         progress = state["progress"]
         self.epoch, self.batch, self.step = progress["epoch"], progress["batch"], progress["step"]
         self.history, self.best, self.bad_epochs = list(progress["history"]), progress["best"], progress["bad_epochs"]
-        self._running = dict(progress["running"])
+        self._running = _running_of_rank(dict(progress["running"]), self.batch, self.rank, self.world_size)
         self._restored_rng = state["rng"]
 
     def save_checkpoint(self, name: str) -> str:
@@ -408,8 +434,8 @@ def fit(model, train_loader, val_loader=None, optimizer=None, scheduler=None, ep
         epochs: the total number of epochs (a resumed run counts the epochs already done).
         resume: a checkpoint (``last.safetensors``) to continue from exactly.
         **trainer_options: ``out_dir``, ``scheduler_step``, ``loss_fn``, ``monitor``,
-            ``patience``, ``class_names``, ``config``, ``on_step``, ``progress``, ``verbose``
-            (see :class:`Trainer`).
+            ``patience``, ``class_names``, ``config``, ``on_step``, ``progress``, ``verbose``,
+            ``adversary`` (see :class:`Trainer`).
 
     Returns:
         A list with one dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy``, ``lr``,
@@ -428,6 +454,33 @@ def fit(model, train_loader, val_loader=None, optimizer=None, scheduler=None, ep
     if resume is not None:
         trainer.resume(resume)
     return trainer.fit(epochs)
+
+
+def _running_of_rank(running: dict, batch: int, rank: int, world_size: int) -> dict:
+    """This rank's running sums from a checkpoint (a distributed run stopped mid-epoch saved every
+    rank's); such a run resumes only with as many processes, each continuing its own shard."""
+    ranks = running.pop("ranks", None)
+    saved_by = 1 if ranks is None else len(ranks)
+    if batch > 0 and saved_by != world_size:
+        raise ValueError(f"Trainer.load_state_dict(): the checkpoint was saved in the middle of an epoch by a run of "
+                         f"{saved_by} process(es), this one has {world_size}; resume it with as many (mpiexec -n "
+                         f"{saved_by}), or from a checkpoint saved at the end of an epoch")
+    if ranks is None:
+        return running
+    return dict(ranks[rank]) if rank < len(ranks) else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+
+
+def _launched_by_mpi() -> bool:
+    from .distributed import is_mpi_launch
+
+    return is_mpi_launch()
+
+
+def _unwrapped(model):
+    """The model inside a ``DistributedDataParallel`` (checkpoints hold its keys, without ``module.``)."""
+    from .nn.parallel import DistributedDataParallel
+
+    return model.module if isinstance(model, DistributedDataParallel) else model
 
 
 def write_text(path, text: str) -> None:

@@ -18,6 +18,12 @@ node saved for backward, means the saved values are no longer those of the forwa
 walk stops with PyTorch's "modified by an inplace operation" RuntimeError. A change to a tensor
 the node did not save (``a + b`` saves nothing) is harmless and passes.
 
+A leaf with post-accumulate hooks (``Tensor.register_post_accumulate_grad_hook``) gets its
+gradient as soon as the last node that feeds it has run, not after the whole walk: its ``.grad``
+is final then, and the hooks are called at once with the tensor - so that, for instance,
+DistributedDataParallel can start sending a bucket of gradients while the rest of backward still
+runs. Callbacks queued with :func:`queue_callback` during a pass run when the walk ends.
+
 When only some tensors' gradients are wanted (``autograd.grad`` or ``backward(inputs=...)``),
 nodes that lead to none of them are skipped, and each executed node is told through
 ``needs_input_grad`` to compute only the gradients that lead somewhere.
@@ -99,7 +105,28 @@ def _private(g, shape, handed_out):
     return g
 
 
+def queue_callback(callback) -> None:
+    """Run ``callback()`` once the backward pass in progress has finished its walk (as PyTorch's
+    ``Variable._execution_engine.queue_callback``); only valid inside a pass (from a hook)."""
+    if not _CALLBACKS:
+        raise RuntimeError("queue_callback(): only valid during a backward pass (call it from a gradient hook)")
+    _CALLBACKS[-1].append(callback)
+
+
 def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=True):
+    """:func:`_walk` (same arguments), then the callbacks queued during it (they may queue more)."""
+    _CALLBACKS.append([])
+    try:
+        result = _walk(tensors, grads, retain_graph, inputs, accumulate)
+        queued = _CALLBACKS[-1]
+        while queued:
+            queued.pop(0)()
+        return result
+    finally:
+        _CALLBACKS.pop()
+
+
+def _walk(tensors, grads, retain_graph=False, inputs=None, accumulate=True):
     """Propagate ``grads`` (arrays, one per tensor in ``tensors``) back through the graph.
 
     Args:
@@ -147,10 +174,14 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
     order = topological_order(roots)
     outputs_changed = bool(_CHANGED_NODES)  # some op output was changed in place (rare)
     useful = None if wanted is None else _useful_nodes(order, wanted)
+    # leaves with post-accumulate hooks -> edges still to arrive; each is finished when it reaches 0
+    remaining = _edges_to_hooked_leaves(order) if _POST_HOOKS and accumulate and wanted is None else None
 
     for node in order:
         buf = pending.pop(node, None)
         if buf is None:
+            if remaining:
+                _count_down(node, remaining, leaf_grads, handed_out)
             continue
         if node.output_hooks:
             for k, hooks in node.output_hooks.items():
@@ -197,19 +228,21 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
             elif g.shape != edge.data.shape or g.dtype != edge.data.dtype:
                 g = _fit(g, edge.data.shape, edge.data.dtype, node)
             deliver(edge, g)
+        if remaining:
+            _count_down(node, remaining, leaf_grads, handed_out)
 
     for leaf, g in leaf_grads.values():
         if wanted is not None:
             positions = wanted.get(id(leaf))
             if positions is None:
                 continue
+        if accumulate:
+            _finish_leaf(leaf, g, handed_out)
+            continue
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g)
-        if accumulate:
-            _accumulate(leaf, g, handed_out)
-        else:
-            for i in positions:
-                found[i] = g
+        for i in positions:
+            found[i] = g
     if found is None:
         return None
     if accumulate:  # backward(inputs=[non-leaf, ...]): those tensors keep their gradient in .grad
@@ -218,6 +251,42 @@ def run_backward(tensors, grads, retain_graph=False, inputs=None, accumulate=Tru
                 _accumulate(t, g, handed_out)
         return None
     return [None if g is None else _private(g, g.shape, handed_out) for g in found]
+
+
+def _edges_to_hooked_leaves(order) -> dict:
+    """``id(leaf) -> number of edges of the nodes in order`` for the leaves with post-accumulate hooks."""
+    counts = {}
+    for node in order:
+        for edge in node.next_edges:
+            if edge is not None and type(edge) is not tuple and id(edge) in _POST_HOOKS:
+                counts[id(edge)] = counts.get(id(edge), 0) + 1
+    return counts
+
+
+def _count_down(node, remaining, leaf_grads, handed_out) -> None:
+    """``node`` is done (run or skipped): finish the hooked leaves that expect nothing more."""
+    for edge in node.next_edges:
+        if edge is None or type(edge) is tuple:
+            continue
+        left = remaining.get(id(edge))
+        if left is None:
+            continue
+        remaining[id(edge)] = left - 1
+        if left == 1:
+            entry = leaf_grads.pop(id(edge), None)
+            if entry is not None:
+                _finish_leaf(entry[0], entry[1], handed_out)
+
+
+def _finish_leaf(leaf, g, handed_out) -> None:
+    """A leaf's gradient for the pass is complete: hooks, accumulation, post-accumulate hooks."""
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g)
+    _accumulate(leaf, g, handed_out)
+    post = _POST_HOOKS.get(id(leaf))
+    if post:
+        for hook in list(post):
+            hook(leaf)
 
 
 def _check_held_inputs(node) -> None:
@@ -310,3 +379,8 @@ from ..tensor import _ARRAY_TYPES, Tensor
 from .function import _CHANGED_NODES
 
 _WEAKREF = weakref.ReferenceType
+# id(leaf tensor) -> its post-accumulate hooks (Tensor.register_post_accumulate_grad_hook); keyed by
+# id, not weakly by the tensor (a weak key compares tensors with ==, which is elementwise), and
+# removed by a finalizer when the tensor dies
+_POST_HOOKS: dict = {}
+_CALLBACKS: list = []  # one list of queued callbacks per backward pass in progress (nested passes stack)

@@ -16,6 +16,7 @@ from . import datasets, transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .datasets import modulate
+from .distributed import DistributedSampler
 
-__all__ = ["ConcatDataset", "DataLoader", "Dataset", "Subset", "TensorDataset", "datasets", "default_collate",
-           "modulate", "random_split", "transforms"]
+__all__ = ["ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "Subset", "TensorDataset", "datasets",
+           "default_collate", "modulate", "random_split", "transforms"]

@@ -91,6 +91,8 @@ class DataLoader:
         generator: a ``numpy.random.Generator`` for the order and the transforms' seeds
             (default: convlab's generator, see ``convlab.manual_seed``).
         prefetch: build the next batch in a background thread while the current one is used.
+        sampler: an iterable of indices giving the order of each pass (keyword only), e.g. a
+            :class:`~convlab.data.DistributedSampler`; mutually exclusive with ``shuffle``.
 
     A dataset with a vectorised ``get_batch`` (``supports_batch``), such as the built-in
     datasets and :class:`~convlab.data.TensorDataset`, builds each batch in one call when the
@@ -105,7 +107,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, collate_fn=None, drop_last: bool = False,
-                 generator=None, *, prefetch: bool = True):
+                 generator=None, *, prefetch: bool = True, sampler=None):
         if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader(): dataset must define __getitem__ and __len__, got {type(dataset).__name__}")
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size <= 0:
@@ -114,12 +116,18 @@ class DataLoader:
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader(): collate_fn must be callable, got {type(collate_fn).__name__}")
         check_generator("DataLoader()", generator)
+        if sampler is not None:
+            if shuffle:
+                raise ValueError("DataLoader(): sampler option is mutually exclusive with shuffle")
+            if not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__"):
+                raise TypeError(f"DataLoader(): sampler must define __iter__ and __len__, got {type(sampler).__name__}")
+        self.sampler = sampler
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), bool(shuffle), drop_last
         self.collate_fn = default_collate if collate_fn is None else collate_fn
         self.generator, self.prefetch = generator, prefetch
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     @property
@@ -139,8 +147,11 @@ class DataLoader:
         if not isinstance(start_batch, numbers.Integral) or not 0 <= start_batch <= len(self):
             raise ValueError(f"DataLoader.iterate(): start_batch must be an int in [0, {len(self)}], got {start_batch!r}")
         generator = check_generator("DataLoader", self.generator)
-        n = len(self.dataset)
-        order = generator.permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            order = generator.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))
+        n = len(order)
         seed = int(generator.integers(0, 2**63))
         bounds = [(k * self.batch_size, min((k + 1) * self.batch_size, n)) for k in range(start_batch, len(self))]
         jobs = [(k, order[lo:hi]) for k, (lo, hi) in zip(range(start_batch, len(self)), bounds)]

@@ -17,7 +17,7 @@ Layouts, all without transposing copies:
 - local response norm: a window sum along the channel axis.
 
 On the CPU (NumPy float32/float64) batch and layer norm run compiled one-pass-per-reduction
-kernels (numba, compiled on first use and cached on disk, single-threaded so they never fight the
+kernels (numba, through :mod:`convlab.backend.cpu_kernels`; compiled on first use and cached on disk, single-threaded so they never fight the
 BLAS threads for the cores); every other case (CuPy, float16) runs the same math as array
 expressions. Statistics are accumulated in float64 scalars inside the kernels and returned in the
 input's dtype: float32 stays float32.
@@ -25,13 +25,14 @@ input's dtype: float32 stays float32.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
 
 # ------------------------------------------------------------------------------- compiled kernels
@@ -191,26 +192,14 @@ _KERNEL_SOURCES = {
     f.__name__: f
     for f in (_channel_moments, _channel_normalize, _channel_grad_sums, _channel_input_grad, _row_norm, _row_norm_grad)
 }
-_compiled: dict = {}
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf', so NaN and inf propagate as in PyTorch
 _FASTMATH = {"reassoc", "contract"}
 
 
+@functools.cache
 def _kernel(name):
-    """The compiled form of ``_KERNEL_SOURCES[name]`` (numba is imported on first use)."""
-    kernel = _compiled.get(name)
-    if kernel is None:
-        import numba
-
-        kernel = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)(_KERNEL_SOURCES[name])
-        _compiled[name] = kernel
-    return kernel
-
-
-def _use_kernels(x) -> bool:
-    """True when ``x`` is a NumPy float32/float64 array, which the compiled kernels handle."""
-    return type(x) is np.ndarray and x.dtype in _KERNEL_DTYPES
+    """The compiled form of ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
+    return cpu_kernels.jit(_KERNEL_SOURCES[name], fastmath=_FASTMATH)
 
 
 def _acc_dtype(dtype):
@@ -222,7 +211,7 @@ def _acc_dtype(dtype):
 def channel_moments(x3):
     """Per-channel mean and biased variance of ``x3`` (N, C, L), in float64 (kernels) or the
     accumulation dtype (array path)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         mean, var = np.empty(c), np.empty(c)
         _kernel("_channel_moments")(x3, mean, var)
@@ -234,7 +223,7 @@ def channel_moments(x3):
 def channel_normalize(x3, center, scale, shift):
     """``(x3 - center[c]) * scale[c] + shift[c]`` for (N, C, L) ``x3`` and (C,) coefficients of
     x3's dtype (centring first: no cancellation when the mean is large against the spread)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
         _kernel("_channel_normalize")(x3, center, scale, shift, out)
         return out
@@ -246,7 +235,7 @@ def channel_normalize(x3, center, scale, shift):
 
 def channel_grad_sums(g3, x3, mean):
     """Per channel: ``(Σ g, Σ g (x - mean))`` over axes (0, 2) of (N, C, L) arrays."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         sum_g, sum_gxc = np.empty(c), np.empty(c)
         _kernel("_channel_grad_sums")(g3, x3, mean, sum_g, sum_gxc)
@@ -259,7 +248,7 @@ def channel_grad_sums(g3, x3, mean):
 def channel_input_grad(g3, x3, gain, mean, mean_g, proj, scale):
     """``(g3 gain[c] - mean_g[c] - (x3 - mean[c]) proj[c]) scale[c]`` for (N, C, L) arrays and
     (C,) coefficients of their dtype (see :func:`_channel_input_grad`)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
         _kernel("_channel_input_grad")(g3, x3, gain, mean, mean_g, proj, scale, out)
         return out
@@ -358,6 +347,74 @@ class BatchNorm(Function):
         return dx, dw, db
 
 
+class SyncBatchNorm(Function):
+    """Batch normalisation in training with statistics over the batches of all processes.
+
+    ``reduce(a)`` sums the float64 array ``a`` over the processes in place (an all-reduce). With
+    each process's sums over its own M_r values, the global M = Σ M_r and::
+
+        forward:   one all-reduce of (Σ x, Σ x², M) per channel ->  μ = Σx / M,  σ² = Σx² / M - μ²
+        backward:  one all-reduce of (Σ g, Σ g (x - μ)) per channel, then
+                   dx = (w / σ) (g - Σg / M - x̂ Σ g x̂ / M)       (the sums global)
+                   dw = Σ g x̂,  db = Σ g                         (this process's sums)
+
+    so dx is the gradient of the *sum* of all processes' losses w.r.t. this process's x (the
+    statistics couple the batches), and dw, db are local: DistributedDataParallel averages them
+    with the other parameters' gradients (PyTorch's split). The running statistics are updated
+    with the global mean and the global variance unbiased by M / (M - 1).
+
+    Shape: input (N, C, *) -> output (N, C, *); weight, bias, running stats (C,).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, reduce):
+        xp = array_module(x)
+        x3 = _contiguous(x.reshape(_as_3d(x.shape)))
+        dtype = x.dtype.type
+        c, local = x3.shape[1], x3.shape[0] * x3.shape[2]
+        local_mean, local_var = channel_moments(x3)
+        stats = np.empty(2 * c + 1)
+        stats[:c] = local_mean * local
+        stats[c:2 * c] = (local_var + local_mean * local_mean) * local
+        stats[2 * c] = local
+        reduce(stats)
+        count = stats[2 * c]
+        mean = stats[:c] / count
+        var = np.maximum(stats[c:2 * c] / count - mean * mean, 0.0)
+        if running_mean is not None:
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            running_var[...] = (1 - momentum) * running_var + momentum * (var * (count / (count - 1)))
+        invstd = (1 / np.sqrt(var + eps)).astype(dtype)
+        mean = mean.astype(dtype)
+        scale = invstd if weight is None else invstd * weight
+        shift = xp.zeros_like(scale) if bias is None else bias
+        y = channel_normalize(x3, mean, scale, shift)
+        ctx.mean, ctx.invstd, ctx.count, ctx.reduce = mean, invstd, count, reduce
+        ctx.weight, ctx.x3 = weight, x3
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g3 = _contiguous(g.reshape(ctx.x3.shape))
+        mean, invstd, weight, dtype = ctx.mean, ctx.invstd, ctx.weight, g.dtype.type
+        c = mean.shape[0]
+        sum_g, sum_gxc = channel_grad_sums(g3, ctx.x3, mean)
+        dw = (sum_gxc * invstd).astype(dtype, copy=False) if need_w else None
+        db = sum_g.astype(dtype, copy=False) if need_b else None
+        dx = None
+        if need_x:
+            sums = np.empty(2 * c)
+            sums[:c], sums[c:] = sum_g, sum_gxc
+            ctx.reduce(sums)
+            mean_g = (sums[:c] / ctx.count).astype(dtype)
+            proj = (sums[c:] * invstd * invstd / ctx.count).astype(dtype)
+            gscale = invstd if weight is None else invstd * weight
+            gain = array_module(g3).ones_like(gscale)
+            dx = channel_input_grad(g3, ctx.x3, gain, mean, mean_g, proj, gscale).reshape(g.shape)
+        return dx, dw, db
+
+
 # ----------------------------------------------------------------------------------- layer norm
 class LayerNorm(Function):
     """Layer normalisation over the last ``normalized_ndim`` dims (D values per row):
@@ -378,7 +435,7 @@ class LayerNorm(Function):
         x2 = _contiguous(x.reshape(rows, d))
         w = None if weight is None else weight.reshape(d)
         b = None if bias is None else bias.reshape(d)
-        if _use_kernels(x2):
+        if cpu_kernels.accepts(x2):
             y, mean, rstd = np.empty_like(x2), np.empty(rows, x2.dtype), np.empty(rows, x2.dtype)
             w_or_ones = np.ones(d, x2.dtype) if w is None else w
             b_or_zeros = np.zeros(d, x2.dtype) if b is None else b
@@ -406,7 +463,7 @@ class LayerNorm(Function):
         g2 = _contiguous(g.reshape(x2.shape))
         d = x2.shape[1]
         need_affine = need_w or need_b
-        if _use_kernels(x2):
+        if cpu_kernels.accepts(x2):
             dx = np.empty_like(x2) if need_x else np.empty((0, 0), x2.dtype)
             dw_acc, db_acc = np.zeros(d), np.zeros(d)
             _kernel("_row_norm_grad")(

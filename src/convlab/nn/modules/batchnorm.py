@@ -189,3 +189,85 @@ class BatchNorm3d(_BatchNorm):
     """
 
     _layouts = ((5, "(N, {c}, D, H, W)"),)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation whose training statistics are taken over the whole global batch - the
+    union of every process's batch under :func:`convlab.distributed.init_process_group` - rather
+    than each process's shard (``torch.nn.SyncBatchNorm``). Each forward all-reduces the per-channel
+    sum and sum of squares, each backward the two per-channel gradient sums (see
+    :class:`convlab.ops.norm.SyncBatchNorm`). In evaluation, or without an initialised process
+    group (or with one process), it is plain batch normalisation.
+
+    Args:
+        num_features, eps, momentum, affine, track_running_stats: as :class:`BatchNorm1d`.
+        process_group: must be None (the default group).
+
+    Shape:
+        input (N, C, *) with at least 2 dimensions -> output of the same shape.
+
+    Example::
+
+        >>> model = nn.SyncBatchNorm.convert_sync_batchnorm(convlab.models.resnet18())
+        >>> ddp = nn.parallel.DistributedDataParallel(model)
+    """
+
+    _layouts = ((2, "(N, {c})"), (3, "(N, {c}, L)"), (4, "(N, {c}, H, W)"), (5, "(N, {c}, D, H, W)"))
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None):
+        if process_group is not None:
+            raise ValueError(f"SyncBatchNorm: process_group must be None (the default group), got {process_group!r}")
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = None
+
+    def forward(self, input):
+        from ... import distributed as dist
+
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(input)
+        self._check_input_dim(input)
+        self._check_channels(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        counting = self.track_running_stats and self.num_batches_tracked is not None
+        if counting and self.momentum is None:
+            factor = 1.0 / (int(self.num_batches_tracked.item()) + 1)
+        comm, mpi = dist._communicator(), dist._default_group("SyncBatchNorm").mpi
+
+        def reduce(values):
+            comm.Allreduce(mpi.IN_PLACE, values, mpi.SUM)
+
+        track = self.track_running_stats
+        out = norm.SyncBatchNorm.apply(
+            input, self.weight, self.bias,
+            running_mean=self.running_mean.data if track else None,
+            running_var=self.running_var.data if track else None,
+            momentum=float(factor), eps=float(self.eps), reduce=reduce,
+        )  # fmt: skip
+        if counting:
+            self.num_batches_tracked.data += 1
+        return out
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every ``BatchNorm*d`` replaced by a :class:`SyncBatchNorm` sharing its
+        parameters and buffers (the same state_dict keys); other layers are kept as they are.
+
+        Example::
+
+            >>> net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8))
+            >>> nn.SyncBatchNorm.convert_sync_batchnorm(net)[1]
+            SyncBatchNorm(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+        """
+        output = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            output = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                         process_group)
+            if module.affine:
+                output.weight, output.bias = module.weight, module.bias
+            output.running_mean, output.running_var = module.running_mean, module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output
