@@ -161,7 +161,7 @@ def leave_no_trace(*modules, freeze_parameters: bool = False):
             seen.add(id(module))
             hooks = {name: set(getattr(module, name)) for name in _HOOK_DICTS}
             params = [(p, p.requires_grad, p.grad) for p in module.parameters(recurse=False)]
-            buffers = [(b, b.data.copy()) for b in module.buffers(recurse=False)]
+            buffers = [(b, b.data, b.data.copy()) for b in module.buffers(recurse=False)]
             state.append((module, module.training, hooks, params, buffers))
     try:
         if freeze_parameters:
@@ -181,8 +181,7 @@ def leave_no_trace(*modules, freeze_parameters: bool = False):
             for p, flag, grad in params:
                 p.requires_grad = flag
                 p.grad = grad
-            for b, data in buffers:
-                if b.data.shape == data.shape and b.data.dtype == data.dtype:
-                    b.data[...] = data
-                else:
+            for b, array, data in buffers:
+                # untouched buffers keep their array (it may be a read-only checkpoint mapping)
+                if b.data is not array or not (array == data).all():
                     b.data = data
