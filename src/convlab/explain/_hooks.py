@@ -147,10 +147,10 @@ def leave_no_trace(*modules, freeze_parameters: bool = False):
     ``requires_grad`` flag and ``.grad``, and the buffers' values (a BatchNorm in training mode
     updates its running statistics on each forward pass).
 
-    With ``freeze_parameters`` the parameters do not require grad inside the block: gradients
-    with respect to inputs or activations then neither record the graph of, nor keep for
-    backward, what only weight gradients need (a forward pass of a frozen layer that only
-    activations before it feed is not recorded at all)."""
+    With ``freeze_parameters`` the parameters do not require grad inside the block, so a pass
+    that differentiates only inputs or activations neither records nor keeps what weight
+    gradients would need (the layers before the first tensor that requires grad are not
+    recorded at all)."""
     seen, state = set(), []
     for root in modules:
         if root is None:
