@@ -68,25 +68,21 @@ class _Report:
     """Collects the sections (HTML fragments) and writes each figure's PNG."""
 
     def __init__(self, out_dir: str):
-        self.out_dir, self.sections, self.figures = out_dir, [], []
+        self.out_dir, self.sections = out_dir, []
 
     def figure(self, fig, name: str, alt: str) -> str:
+        """Write ``fig`` as ``name.png`` and embed it."""
         path = os.path.join(self.out_dir, f"{name}.png")
         save_figure(fig, path)
-        self.figures.append(path)
-        with open(path, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>' \
-               f"{html.escape(alt)} ({name}.png)</figcaption></figure>"
+        return self.existing(path, name, alt)
 
     def existing(self, source: str, name: str, alt: str) -> str:
-        """Copy a PNG written elsewhere (or already here) into the report as ``name.png`` and embed it."""
+        """Embed a PNG as ``name.png`` of the report, copying it there if it was written elsewhere."""
         from ..io.atomic import write_atomically
 
         path = os.path.join(self.out_dir, f"{name}.png")
         if os.path.abspath(source) != os.path.abspath(path):
             write_atomically(path, lambda tmp: shutil.copyfile(source, tmp), caller="build_report")
-        self.figures.append(path)
         with open(path, "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
         return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>' \
@@ -155,7 +151,6 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     from tqdm.auto import tqdm
 
     from .. import plots
-    from ..autograd import no_grad
     from ..cli import _load_run
     from ..data import DataLoader
     from ..tensor import Tensor
@@ -247,8 +242,7 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     # 4. max-activating images
     chosen = []
     if target_layer is not None:
-        with no_grad():
-            out = feature_maps(model, test[0][0].unsqueeze(0), [layer_name])[layer_name]
+        out = feature_maps(model, test[0][0].unsqueeze(0), [layer_name])[layer_name]
         if out.ndim == 4:
             count = out.shape[1]
             chosen = sorted({round(c) for c in np.linspace(0, count - 1, min(channels, count))})
