@@ -89,7 +89,9 @@ class _Report:
                f"{html.escape(alt)} ({name}.png)</figcaption></figure>"
 
     def section(self, title: str, text: str, body: str) -> None:
-        self.sections.append(f"<section><h2>{html.escape(title)}</h2><p>{text}</p>{body}</section>")
+        anchor = f"s{len(self.sections) + 1}"
+        markup = f'<section id="{anchor}"><h2>{html.escape(title)}</h2><p>{text}</p>{body}</section>'
+        self.sections.append((anchor, title, markup))
 
     def write(self, title: str) -> str:
         from ..io.atomic import write_atomically
@@ -102,12 +104,14 @@ class _Report:
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
 h1 {{ font-size: 1.6em; }} h2 {{ border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .25em .7em; text-align: left; }}
-th {{ background: #f3f3f3; }} figure {{ display: inline-block; margin: .5em; vertical-align: top; }}
+th {{ background: #f3f3f3; }} .row {{ display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }}
+nav {{ font-size: .95em; }} nav a {{ margin-right: 1em; }} figure {{ display: inline-block; margin: .5em; vertical-align: top; }}
 img {{ max-width: 100%; height: auto; border: 1px solid #eee; }} figcaption {{ font-size: .85em; color: #555; }}
 p {{ max-width: 60em; line-height: 1.4; }}
 </style></head>
 <body><h1>{html.escape(title)}</h1>
-{"".join(self.sections)}
+<nav>{"".join(f'<a href="#{anchor}">{html.escape(name)}</a>' for anchor, name, _ in self.sections)}</nav>
+{"".join(section for *_, section in self.sections)}
 <p style="color:#777">Written by <code>convlab explain</code>; every picture is embedded in this page.</p>
 </body></html>
 """
@@ -200,8 +204,8 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
         best = max(history, key=lambda row: row.get("val_accuracy", 0))
         rows += [("epochs trained", history[-1]["epoch"]),
                  ("best validation accuracy", f"{best.get('val_accuracy', float('nan')):.2%} (epoch {best['epoch']})")]
-    rows += [(f"config: {key}", value) for key, value in config.items()]
-    body = _table(rows)
+    body = f'<div class="row">{_table(rows)}{_table([(f"config: {k}", v) for k, v in config.items()])}</div>'
+
     if history:
         curves = os.path.join(out_dir, "curves.png")
         plots.plot_history(history, curves)
