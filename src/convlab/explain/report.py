@@ -31,6 +31,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 
 import numpy as np
 
@@ -59,8 +60,10 @@ def _heat_map(ax, attr: np.ndarray, picture: np.ndarray, title: str) -> None:
         ax.set_yticks([])
         ax.set_title(f"{title}\n(no positive evidence)", fontsize=7)
         return
-    visualize_image_attr(attr[:, :, None], picture, method="blended_heat_map", sign="positive", cmap="jet",
-                         plt_fig_axis=(ax.figure, ax), outlier_perc=1, use_pyplot=False)
+    with warnings.catch_warnings():  # a confident prediction's probability barely drops: tiny values, still a map
+        warnings.simplefilter("ignore", UserWarning)
+        visualize_image_attr(attr[:, :, None], picture, method="blended_heat_map", sign="positive", cmap="jet",
+                             plt_fig_axis=(ax.figure, ax), outlier_perc=1, use_pyplot=False)
     ax.set_title(title, fontsize=7)
 
 
