@@ -363,10 +363,11 @@ def test_trainer_adversary_replaces_every_batch():
 def test_cli_adversarial_training_and_robustness(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--limit", "256", "--adversarial", "pgd", "--eps",
-                 "0.1", "--steps", "2", "--out", str(out), "--no-progress"]) == 0
+                 "0.1", "--steps", "2", "--robust-eval", "100", "--out", str(out), "--no-progress"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert 0 <= results["test_robust_accuracy"] <= 1 and 0 <= results["test_accuracy"] <= 1
     assert results["robust_attack"] == "PGD-10 eps=0.1 alpha=0.025 random start"
+    assert results["robust_test_images"] == 100
     config = convlab.load(out / "best.safetensors")["config"]
     assert (config["adversarial"], config["eps"], config["steps"]) == ("pgd", 0.1, 2)
     capsys.readouterr()
