@@ -123,6 +123,19 @@ def test_targeted_least_likely_and_by_function(models, batch):
     np.testing.assert_allclose(attack(x, y).numpy(), expected, rtol=0, atol=1e-6)
 
 
+def test_targeted_random(models, batch):
+    x, y = batch
+    attack = attacks.PGD(models[1], eps=0.1, alpha=0.02, steps=2, random_start=False)
+    attack.set_mode_targeted_random(quiet=True)
+    assert attack.get_mode() == "targeted(random)"
+    targets = np.concatenate([attack.get_target_label(x, y) for _ in range(50)])
+    assert not np.any(targets == np.tile(y, 50)) and set(targets.tolist()) == set(range(CLASSES))
+    convlab.manual_seed(5)
+    first = attack(x, y).numpy()
+    convlab.manual_seed(5)
+    np.testing.assert_array_equal(attack(x, y).numpy(), first)
+
+
 def test_deepfool_has_no_targeted_mode(models):
     with pytest.raises(ValueError, match="Targeted mode is not supported"):
         torchattacks.DeepFool(models[0]).set_mode_targeted_by_label()
