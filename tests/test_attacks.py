@@ -143,6 +143,15 @@ def test_deepfool_has_no_targeted_mode(models):
         attacks.DeepFool(models[1]).set_mode_targeted_by_label()
 
 
+def test_attack_inside_no_grad(models, batch):
+    """An attack needs gradients even when called from evaluation code under no_grad()."""
+    x, y = batch
+    attack = attacks.FGSM(models[1], eps=0.05)
+    expected = attack(x, y).numpy()
+    with convlab.no_grad():
+        np.testing.assert_array_equal(attack(x, y).numpy(), expected)
+
+
 def test_bim_steps_zero_uses_the_papers_rule(models):
     for eps in (4 / 255, 8 / 255, 16 / 255):
         assert attacks.BIM(models[1], eps=eps, steps=0).steps == torchattacks.BIM(models[0], eps=eps, steps=0).steps
