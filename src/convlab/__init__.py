@@ -61,7 +61,7 @@ from . import optim
 from .io import load, save
 from .summary import summary
 from .receptive_field import effective_receptive_field, receptive_field, receptive_field_for_unit
-from . import data, models, train
+from . import compress, data, models, train
 
 
 class cuda:
@@ -77,6 +77,6 @@ __all__ = [
     "is_grad_enabled", "linspace", "long", "manual_seed", "no_grad", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "set_default_dtype", "set_grad_enabled", "set_rng_state", "short",
     "tensor", "uint8", "zeros", "zeros_like", *_function_names,
-    "data", "load", "models", "optim", "save", "train",
+    "compress", "data", "load", "models", "optim", "save", "train",
     "effective_receptive_field", "receptive_field", "receptive_field_for_unit", "summary",
 ]

@@ -15,6 +15,7 @@ Examples::
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
     convlab export runs/<run>/best.safetensors --format onnx --out model.onnx
+    convlab compress prune runs/<run>/best.safetensors --sparsity 0.5,0.8,0.9 --finetune-epochs 1
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .attacks import commands as attack_commands
+from .compress.schedule import add_compress_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
@@ -345,7 +347,8 @@ def run_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
-            add_receptive_field_command, add_export_command, attack_commands.add_robustness_command)
+            add_receptive_field_command, add_export_command, attack_commands.add_robustness_command,
+            add_compress_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

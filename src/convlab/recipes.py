@@ -131,7 +131,7 @@ def build_model(name: str, recipe: Recipe):
     kwargs = {"num_classes": len(recipe.classes)}
     if name == "mlp":
         kwargs["in_features"] = channels * height * width
-    elif name == "fmnist_cnn":
+    elif name.startswith("fmnist_cnn"):  # and its sparse/binary variants
         kwargs["in_channels"] = channels
     model = models.get_model(name, **kwargs)
     model.eval()

@@ -18,6 +18,9 @@ densenet121          DenseNet-121                                     7,978,856
 unet                 U-Net (seed 000; configurable)                   31,037,698
 cats_vs_dogs_cnn     seed 004's cats-vs-dogs CNN (150x150)            23,214,017
 fmnist_cnn           seed 004's Fashion-MNIST CNN (the main job)      1,677,674
+fmnist_cnn_sparse    ... with pre-defined sparse layers (density 0.25) 1,677,674 (415,808 used)
+fmnist_cnn_binary    ... with binary weights (BinaryConnect)          1,677,674
+fmnist_cnn_xnor      ... as an XNOR-Net (binary weights and inputs)   1,677,674
 mlp                  seed 004's MLP baseline (Fashion-MNIST)          669,706
 orientation_cnn      seed 000's line-orientation CNN (C = 2)          58
 ===================  ==============================================  ==============
@@ -30,6 +33,7 @@ Example::
 """
 
 from ._registry import get_model, get_model_builder, list_models, register_model
+from .compressed import fmnist_cnn_binary, fmnist_cnn_sparse, fmnist_cnn_xnor
 from .densenet import DenseNet, densenet121
 from .googlenet import GoogLeNet, GoogLeNetOutputs, googlenet
 from .mobilenet import MobileNetV2, mobilenet_v2
@@ -44,7 +48,7 @@ from .vgg import VGG, AlexNet, alexnet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16,
 __all__ = [
     "VGG", "AlexNet", "BasicBlock", "Bottleneck", "CatsVsDogsCNN", "DenseNet", "GoogLeNet", "GoogLeNetOutputs",
     "LeNet5", "MobileNetV2", "ResNet", "ShuffleNetV2", "SqueezeNet", "UNet", "alexnet", "cats_vs_dogs_cnn",
-    "densenet121", "fmnist_cnn", "get_model", "get_model_builder", "googlenet", "lenet5", "list_models", "mlp",
+    "densenet121", "fmnist_cnn", "fmnist_cnn_binary", "fmnist_cnn_sparse", "fmnist_cnn_xnor", "get_model", "get_model_builder", "googlenet", "lenet5", "list_models", "mlp",
     "mobilenet_v2", "orientation_cnn",
     "register_model", "resnet18", "resnet18_cifar", "resnet34", "resnet50", "resnet101", "shufflenet_v2_x1_0",
     "squeezenet1_0", "squeezenet1_1", "unet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
