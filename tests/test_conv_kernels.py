@@ -153,7 +153,7 @@ def test_strided_input_gradient_phases(seed, n, kernel_calls, monkeypatch):
     """Stride > 1 with 16k input channels: the input gradient is computed phase by phase on the
     compiled kernel, never by col2im (strides, dilations and paddings that leave some phases
     without taps or without positions)."""
-    monkeypatch.setattr(conv, "_conv_col2im_grad", None)
+    monkeypatch.setattr(conv.gemm, "_conv_col2im_grad", None)
     rng = np.random.default_rng(300 + 10 * n + seed)
     kernel = tuple(int(k) for k in rng.integers(1, 6, n))
     stride = tuple(int(s) for s in rng.integers(2, 4, n))

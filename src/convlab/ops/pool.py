@@ -41,7 +41,7 @@ from .. import _random
 from ..autograd.function import Function
 from ..backend import array_module, cpu_kernels, scatter_add
 from ..tensor import Tensor
-from .conv import _SPATIAL_NAMES, _ntuple, conv_output_size
+from .conv.geometry import _SPATIAL_NAMES, _ntuple, conv_output_size
 
 # dtypes the compiled CPU kernels handle; others (float16, CuPy arrays) take the array-op path
 _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))

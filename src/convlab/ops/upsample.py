@@ -48,7 +48,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
-from .conv import _ntuple
+from .conv.geometry import _ntuple
 from .pool import _apply_along_spatial, _check_input, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
