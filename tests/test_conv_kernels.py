@@ -11,9 +11,15 @@ from parity import check, gradcheck
 
 import convlab
 import convlab.nn.functional as F
-from convlab.ops import _conv_kernels, conv
+from convlab.backend import cpu_kernels
+from convlab.ops import conv
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+_conv_kernels = pytest.importorskip("convlab.ops._conv_kernels", reason="numba is not installed")
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Using padding='same'"),
+    pytest.mark.skipif(not cpu_kernels.enabled(), reason="compiled kernels unavailable or CONVLAB_KERNELS=0"),
+]
 CONV = {1: (F.conv1d, TF.conv1d), 2: (F.conv2d, TF.conv2d)}
 
 
