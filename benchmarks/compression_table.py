@@ -36,6 +36,12 @@ SCRATCH = (
     ("fmnist_cnn_binary", "BinaryConnect", "1 bit per binarised weight"),
     ("fmnist_cnn_xnor", "XNOR-Net", "1 bit per binarised weight + alpha"),
 )
+HOW = {
+    "float32": "`convlab train`",
+    "unstructured": "`convlab compress prune`",
+    "channels": "`compress.shrink_channels`",
+    **{name: f"`convlab train --model {name}`" for name, _, _ in SCRATCH},
+}
 MINE = {"float32", "unstructured", "channels", *(name for name, _, _ in SCRATCH)}
 
 
@@ -44,16 +50,17 @@ def row(key, method, accuracy, model, training, storage, sparse_weights=False, *
     if hasattr(model, "modules"):
         masks = [m for m in model.modules() if isinstance(m, (convlab.nn.SparseConv2d, convlab.nn.SparseLinear))]
         in_use -= sum(int((m.weight.data != 0).sum()) - int(m.mask.data.sum()) for m in masks)
-    return {"key": key, "method": method, "test_accuracy": accuracy, "size_bytes":
+    return {"key": key, "method": method, "how": HOW[key], "test_accuracy": accuracy, "size_bytes":
             compress.model_size(model, sparse_weights=sparse_weights), "parameters_in_use": in_use,
             "training": training, "format": storage, **extra}  # fmt: skip
 
 
 def measure(args) -> list[dict]:
     model, recipe, config = _load_run(args.checkpoint)
+    epoch = convlab.load(args.checkpoint)["progress"]["epoch"]  # the best epoch of the run
     test = DataLoader(recipe.splits(seed=config["seed"], root=args.data_root)["test"], batch_size=512)
     rows = [row("float32", "float32 (reference)", evaluate(model, test)["accuracy"], model,
-                f"{config['epochs']} epochs", "float32, dense")]  # fmt: skip
+                f"{epoch} epochs (of a {config['epochs']}-epoch schedule)", "float32, dense")]  # fmt: skip
     with open(os.path.join(args.runs, "pruned", "results.json")) as f:
         pruned = json.load(f)
     for stage in pruned[1:]:
@@ -106,7 +113,7 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/compression", help="where the prune and from-scratch runs are")
     parser.add_argument("--results", default="docs/compression_results.json")
     parser.add_argument("--plot", default="docs/compression.png")
-    parser.add_argument("--limit", type=int, default=10000, help="finetuning images (as given to compress prune)")
+    parser.add_argument("--limit", type=int, default=5000, help="finetuning images (as given to compress prune)")
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument("--data-root")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from --results")
@@ -119,10 +126,11 @@ def main() -> None:
         rows = measure(args) + [r for r in rows if r.get("key") not in MINE]
         write_text(args.results, json.dumps(rows, indent=1) + "\n")
     plot(rows, args.plot)
-    print("| method | training | test accuracy | parameters in use | format | size |\n|---|---|---|---|---|---|")
+    print("| method | how | training | test accuracy | parameters in use | format | size |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['method']} | {r['training']} | {r['test_accuracy']:.2%} | {r['parameters_in_use']:,} | "
-              f"{r['format']} | {r['size_bytes'] / 1e6:.2f} MB |")  # fmt: skip
+        print(f"| {r['method']} | {r.get('how', '')} | {r['training']} | {r['test_accuracy']:.2%} | "
+              f"{r['parameters_in_use']:,} | {r['format']} | {r['size_bytes'] / 1e6:.3f} MB |")  # fmt: skip
 
 
 if __name__ == "__main__":
