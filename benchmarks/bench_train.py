@@ -8,6 +8,10 @@ both libraries, the same initial weights. Two convlab variants are timed:
 - ``loader``: the steps fed by convlab's ``DataLoader`` with the job's augmentation
   (random 2-px shifts and flips, built in the prefetch thread), i.e. what ``convlab train`` does.
 
+convlab's steps run inside ``cpu_kernels.tuned()`` (BLAS on one thread, malloc keeping freed
+memory), as the Trainer runs them; PyTorch keeps its own settings. ``CONVLAB_KERNELS=0`` times
+convlab's NumPy path (no compiled kernels) instead.
+
 Target: at most 2x PyTorch's time per step. Prints ms per step, images/s and the ratio; the
 full epoch estimate is 430 steps.
 
@@ -29,6 +33,7 @@ import timing
 
 import convlab
 from convlab import models, optim
+from convlab.backend import cpu_kernels
 from convlab.data import DataLoader, Subset
 from convlab.nn import functional as F
 from convlab.recipes import RECIPES
@@ -88,13 +93,16 @@ def main() -> None:
         ref_opt.step()
         return float(loss.item())
 
+    # convlab's steps run with the CPU runtime settings the Trainer applies (cpu_kernels.tuned)
     def run_convlab_steps():
-        for x, y in cl_batches:
-            cl_step(x, y)
+        with cpu_kernels.tuned():
+            for x, y in cl_batches:
+                cl_step(x, y)
 
     def run_convlab_loader():
-        for x, y in loader:
-            cl_step(x, y)
+        with cpu_kernels.tuned():
+            for x, y in loader:
+                cl_step(x, y)
 
     def run_torch():
         for x, y in th_batches:

@@ -77,34 +77,3 @@ def test_cupy_path_matches_the_cpu_path():
     moved.cuda().sum().backward()  # the device move is differentiable
     assert moved.grad.device == "cpu"
     np.testing.assert_array_equal(moved.grad.numpy(), np.ones_like(a))
-
-
-def _runtime_settings(env):
-    """MALLOC_TUNED, BLAS_THREADS and the BLAS pools' thread counts of a fresh interpreter."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    code = (
-        "import json; from threadpoolctl import threadpool_info; from convlab import backend; "
-        "print(json.dumps([backend.MALLOC_TUNED, backend.BLAS_THREADS, "
-        "[p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']]))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
-    return done.returncode, (json.loads(done.stdout) if done.returncode == 0 else done.stderr)
-
-
-def test_cpu_runtime_blas_on_one_thread_and_malloc_tuned():
-    import sys
-
-    code, (tuned, threads, pools) = _runtime_settings({})
-    assert code == 0 and threads == 1 and pools and set(pools) == {1}
-    assert tuned is sys.platform.startswith("linux")  # glibc's mallopt
-    code, (tuned, threads, pools) = _runtime_settings({"CONVLAB_BLAS_THREADS": "2", "CONVLAB_MALLOC_TUNING": "0"})
-    assert code == 0 and tuned is False and threads == 2 and set(pools) == {2}
-
-
-def test_cpu_runtime_bad_thread_count_is_a_clear_error():
-    code, stderr = _runtime_settings({"CONVLAB_BLAS_THREADS": "zero"})
-    assert code != 0 and "CONVLAB_BLAS_THREADS: expected a positive integer, got 'zero'" in stderr

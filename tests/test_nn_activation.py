@@ -275,9 +275,9 @@ def test_compiled_activation_passes_gradcheck(name, monkeypatch):
 
     monkeypatch.setattr(activation, "_PARALLEL_MIN_SIZE", 1)
     calls = []
-    for kernel in ("_relu_grad_kernel", "_gelu_grad_kernel"):
-        original = getattr(activation, kernel)
-        monkeypatch.setattr(activation, kernel, lambda *a, _f=original: calls.append(_f) or _f(*a))
+    relu, relu_grad, gelu, gelu_grad = activation._kernels()
+    spies = [lambda *a, _f=f: calls.append(_f) or _f(*a) for f in (relu_grad, gelu_grad)]
+    monkeypatch.setattr(activation, "_kernels", lambda: (relu, spies[0], gelu, spies[1]))
     x = np.random.default_rng(2).standard_normal((3, 4, 5))
     x[np.abs(x) < 0.05] = 0.3  # away from ReLU's kink
     gradcheck(getattr(F, name), x)

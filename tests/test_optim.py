@@ -8,6 +8,7 @@ import torch
 
 import convlab
 from convlab import nn, optim
+from convlab.backend import cpu_kernels
 from convlab.optim import _kernels
 
 SHAPES = [(3, 4), (5,), (2, 1, 3)]
@@ -67,11 +68,13 @@ def run_parity(cl_cls, th_cls, kwargs, dtype=np.float64, steps=20, seed=0):
 
 
 @pytest.fixture(params=["fused", "arrays"])
-def update_path(request, monkeypatch):
+def update_path(request):
     """Run a test on the fused CPU kernels (the default) and on the array code (used for CuPy)."""
     if request.param == "arrays":
-        monkeypatch.setattr(_kernels, "fusable", lambda *arrays: False)
-    return request.param
+        with cpu_kernels.disabled():
+            yield request.param
+    else:
+        yield request.param
 
 
 # ------------------------------------------------------------------------------------ SGD

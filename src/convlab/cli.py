@@ -30,6 +30,7 @@ import numpy as np
 
 from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .attacks import commands as attack_commands
+from .backend import cpu_kernels
 from .compress.schedule import add_compress_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .onnx.commands import add_export_command
@@ -67,7 +68,9 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--limit", type=positive_int, help="use only this many training images (quick runs)")
     parser.add_argument("--out", help="output folder (default runs/<date>-<time>-<model>)")
     parser.add_argument("--resume", metavar="CKPT", help="continue a run exactly from its last.safetensors "
-                        "(its settings are reused; --epochs may change only without a schedule)")
+                        "(its settings are reused; --epochs may change only without a schedule); bit-for-bit "
+                        "on any numba thread count, given the same CPU features, CONVLAB_KERNELS and "
+                        "CONVLAB_BLAS_THREADS")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default 0")
     parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
                         "location)")
@@ -363,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the ``convlab`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    with cpu_kernels.tuned():  # the CPU runtime settings, for the command's duration only
+        return args.func(args)
 
 
 if __name__ == "__main__":

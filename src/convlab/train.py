@@ -46,7 +46,7 @@ import numpy as np
 
 from . import _random
 from .autograd import no_grad
-from .backend import to_numpy
+from .backend import cpu_kernels, to_numpy
 from .data.dataset import check_generator
 from .io import load, save
 from .io.atomic import write_atomically
@@ -116,7 +116,7 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, des
     model.eval()
     total_loss, predictions, targets = 0.0, [], []
     try:
-        with no_grad():
+        with no_grad(), cpu_kernels.tuned():
             for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
                 logits = model(inputs)
                 total_loss += float(loss_fn(logits, labels).item()) * len(labels)
@@ -224,7 +224,8 @@ class Trainer:
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
         self.interrupted = False
-        with _DeferredInterrupt() as interrupt:
+        # the CPU runtime settings (BLAS on one thread, malloc keeping freed memory) for the run only
+        with _DeferredInterrupt() as interrupt, cpu_kernels.tuned():
             self._interrupt = interrupt
             try:
                 while self.epoch < epochs and not self._early_stop():

@@ -4,18 +4,13 @@ NumPy backs ``cpu`` tensors and CuPy backs ``cuda`` tensors. Every op asks
 :func:`array_module` for the module of its input (``xp``) and uses ``xp.*``, so the
 same code runs on both.
 
-It also sets up the CPU runtime once, at import (see "CPU runtime" below): the BLAS runs
-on one thread (the compiled kernels own the cores) and freed memory is kept for reuse.
+The compiled CPU kernels (whether they run, on which arrays, with which runtime settings) are
+:mod:`convlab.backend.cpu_kernels`'s business; importing convlab changes no process-wide state.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
-
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 try:  # CuPy is optional: installed with the ``gpu`` extra on machines with CUDA.
     import cupy
@@ -135,45 +130,3 @@ def scatter_add(target, index, values) -> None:
         import cupyx
 
         cupyx.scatter_add(target, index, values)
-
-
-# CPU runtime. Two process-wide settings, measured on the training step of fmnist_cnn:
-#
-# - The BLAS on one thread. The heavy work runs in numba's parallel kernels; OpenBLAS's own
-#   threads, after each GEMM, spin for a while waiting for the next one and take the cores
-#   from numba's threads (a train step: 165 ms with 2 BLAS threads, 93 ms with one, on 2
-#   cores). The GEMMs left on the BLAS (Linear layers, 1x1 and grouped convolutions) are
-#   small. CONVLAB_BLAS_THREADS=N gives it N threads instead.
-# - glibc keeps freed memory. Each step allocates and frees the same large activations; by
-#   default glibc returns blocks over 128 KiB to the kernel at once and the next step may pay
-#   for the page faults again (~13% of a step on one machine, within the noise on another).
-#   Raising the mmap and trim thresholds keeps them in the heap. CONVLAB_MALLOC_TUNING=0
-#   leaves glibc's defaults.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
-
-
-def _keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks of up to 32 MiB and up to 1 GiB of free heap; True when set."""
-    if os.environ.get("CONVLAB_MALLOC_TUNING", "1") == "0":
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows, musl without mallopt)
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
-
-
-def _one_thread_pool() -> int:
-    """Limit the BLAS to ``CONVLAB_BLAS_THREADS`` threads (default 1); returns the limit."""
-    raw = os.environ.get("CONVLAB_BLAS_THREADS", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"CONVLAB_BLAS_THREADS: expected a positive integer, got {raw!r}")
-    threadpool_limits(int(raw), user_api="blas")
-    return int(raw)
-
-
-#: Whether glibc's malloc was tuned at import (:func:`_keep_freed_memory`).
-MALLOC_TUNED = _keep_freed_memory()
-#: Threads the BLAS may use (:func:`_one_thread_pool`).
-BLAS_THREADS = _one_thread_pool()

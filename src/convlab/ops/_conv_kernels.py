@@ -25,8 +25,9 @@ convolution's passes onto it:
 - weight gradient: a tile is ``r`` taps x 16 or 32 output channels, the taps being input
   channels of one kernel offset, or all ``(kw, c_in)`` taps of a kernel row when they are one
   contiguous run of a channels-last input (so a 1-channel first layer still fills 3 rows);
-  the reduction runs over a strip of output rows of one image; each thread sums its images
-  into its own copy of the gradient, added up at the end.
+  the reduction runs over a strip of output rows of one image; the images are split into a
+  fixed number of shares (not one per thread), each summed into its own copy of the gradient,
+  the copies added up in order at the end: the result is the same on any number of threads.
 
 Depthwise convolution is not a GEMM: its kernels loop over NCHW planes with implicit zero
 padding, vectorised along output rows. A call runs on all of numba's threads only when it is
@@ -37,26 +38,21 @@ the GEMM path otherwise.
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
-from numba import get_num_threads, njit, prange, types
-from numba.core import cgutils, config
+from numba import njit, prange, types
+from numba.core import cgutils, errors
 from numba.extending import intrinsic
+
+from ..backend import cpu_kernels
 
 BLOCK = 16  # output channels per block; a tile covers one or two blocks
 
-
-def _host_has_avx512() -> bool:
-    """Whether numba compiles for a CPU with 512-bit vector registers (AVX-512F): numba's
-    ``NUMBA_CPU_FEATURES`` when set, else the host's features as LLVM reports them."""
-    if config.CPU_FEATURES is not None:
-        return "+avx512f" in config.CPU_FEATURES.split(",")
-    return bool(llvm.get_host_cpu_features().get("avx512f", False))
-
-
-# One vector register: 512 bits with AVX-512 (32 registers), else 256 bits (AVX2, 16 registers).
-VECTOR_BYTES = 64 if _host_has_avx512() else 32
+# One vector register: 512 bits with AVX-512 (32 registers), else 256 bits (AVX2, 16 registers),
+# for the CPU numba compiles for (cpu_kernels.cpu_features: NUMBA_CPU_FEATURES or the host's).
+VECTOR_BYTES = 64 if cpu_kernels.has_avx512() else 32
 #: Most tile rows for a tile of (1 block, 2 blocks) of 16 output channels, per dtype: the
 #: ``rows * blocks * 16 / lanes`` accumulators, the block's weight vectors and a broadcast
 #: operand fit the vector registers (AVX-512: 28 accumulators; AVX2: 12).
@@ -70,6 +66,35 @@ _STRIP_ELEMENTS = 16384  # input + gradient elements of the output rows one weig
 _STRIP_PIXELS = 64  # but at least this many pixels: the reduction must outweigh a tile's loads and stores
 _PARALLEL_MIN_WORK = 1 << 21  # multiply-adds below which a kernel call runs on one thread
 _COPY_WORK = 8  # a copied element costs about as much time as this many multiply-adds
+_WEIGHT_GRAD_SHARES = 8  # partial weight gradients of a large call (threads beyond this idle there)
+
+
+_FMA = "fma" if "fma" in cpu_kernels.cpu_features() else "fmuladd"
+_TILE_OPERANDS = (
+    "rows", "blocks", "a", "a_off", "a_rows", "a_k1", "a_k2", "a_k3", "b", "b_off", "b_bs", "b_k1", "b_k2", "b_k3",
+    "c", "c_off", "c_rs", "z", "z_off", "z_rs", "n1", "n2", "n3",
+)  # fmt: skip
+
+
+def _check_tile_operands(operands) -> None:
+    """Raise numba's TypingError unless :func:`_tile`'s operands have the types its code assumes:
+    ``a``, ``b``, ``c``, ``z`` contiguous 1-D arrays of one float32/float64 dtype (``c``
+    writable), ``a_rows`` a contiguous 1-D int64 array, every other operand an integer."""
+    arrays = {name: operands[name] for name in ("a", "b", "c", "z")}
+    for name, t in (*arrays.items(), ("a_rows", operands["a_rows"])):
+        if not (isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"):
+            raise errors.TypingError(f"_tile(): {name} must be a C-contiguous 1-D array, got {t}")
+    if operands["a_rows"].dtype != types.int64:
+        raise errors.TypingError(f"_tile(): a_rows must hold int64 offsets, got {operands['a_rows'].dtype}")
+    dtypes = {t.dtype for t in arrays.values()}
+    if len(dtypes) != 1 or not dtypes <= {types.float32, types.float64}:
+        found = ", ".join(f"{name} {t.dtype}" for name, t in arrays.items())
+        raise errors.TypingError(f"_tile(): a, b, c and z must share one dtype, float32 or float64; got {found}")
+    if not arrays["c"].mutable:
+        raise errors.TypingError("_tile(): c (the output) must be writable")
+    for name, t in operands.items():
+        if name not in arrays and name != "a_rows" and not isinstance(t, types.Integer):
+            raise errors.TypingError(f"_tile(): {name} must be an integer, got {t}")
 
 
 @intrinsic
@@ -85,8 +110,10 @@ def _tile(
     starting values ``Z[r, j] = z[z_off + r*z_rs + j]`` (zeros, a bias with ``z_rs = 0``, or ``C``
     itself to accumulate). ``1 <= rows <= TILE_ROWS[dtype][blocks - 1]``, ``blocks`` 1 or 2:
     every such shape is compiled once, fully unrolled, and a ``switch`` on ``(rows, blocks)``
-    jumps to it."""
+    jumps to it; any other ``(rows, blocks)`` traps (the process stops: an output left unwritten
+    would be silently wrong). The operands' types are checked when a caller is compiled."""
     operands = list(locals().values())[1:]  # the operands' types, in parameter order
+    _check_tile_operands(dict(zip(_TILE_OPERANDS, operands)))
     dtype = a.dtype
     sig = types.void(*operands)
     itemsize = np.dtype(str(dtype)).itemsize
@@ -113,10 +140,12 @@ def _tile(
         lanes = VECTOR_BYTES // itemsize
         vec = ir.VectorType(scalar, lanes)
         per_block = BLOCK // lanes  # vector registers per block of 16 channels
+        # a fused multiply-add where the target has one, else multiply and add (llvm.fma would
+        # become a libm call per lane on a CPU without FMA)
         fma = cgutils.get_or_insert_function(
             builder.module,
             ir.FunctionType(vec, [vec, vec, vec]),
-            f"llvm.fma.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
+            f"llvm.{_FMA}.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
         )
         broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
 
@@ -163,8 +192,9 @@ def _tile(
                     builder.store(builder.load(acc), vector_at(c_row, const(lane)), align=itemsize)
 
         done = builder.append_basic_block("tile.done")
+        bad_shape = builder.append_basic_block("tile.bad_shape")
         shape = builder.add(builder.mul(rows_v, const(4)), blocks_v)
-        switch = builder.switch(shape, done)
+        switch = builder.switch(shape, bad_shape)
         for n_blocks, max_rows in enumerate(TILE_ROWS[np.dtype(str(dtype))], start=1):
             for n_rows in range(1, max_rows + 1):
                 case = builder.append_basic_block(f"tile.{n_rows}x{n_blocks}")
@@ -172,6 +202,9 @@ def _tile(
                 builder.position_at_end(case)
                 emit(n_rows, n_blocks)
                 builder.branch(done)
+        builder.position_at_end(bad_shape)
+        builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.trap"), [])
+        builder.unreachable()
         builder.position_at_end(done)
         return context.get_dummy_value()
 
@@ -205,7 +238,7 @@ def _chunks(work) -> int:
     """How many threads a kernel call of ``work`` multiply-adds should use: one for small
     calls, where starting a parallel region costs more than it saves (and where several test
     processes would fight over the cores)."""
-    threads = get_num_threads()
+    threads = cpu_kernels.threads()
     return threads if threads > 1 and work >= _PARALLEL_MIN_WORK else 1
 
 
@@ -220,40 +253,47 @@ def flat_strides(x):
     return dense.reshape(-1), tuple(st // x.itemsize for st in x.strides)
 
 
+class _ForwardPlan(NamedTuple):
+    """Everything :func:`_forward_rows` needs but its range of rows, passed to the compiled
+    drivers as one typed tuple (the signature is written here only)."""
+
+    xf: np.ndarray  # the input's flat buffer
+    x_base: int  # element offset of the first input pixel read
+    sn: int  # the input's element strides, (N, H, W, C)
+    sh: int
+    sw: int
+    sc: int
+    c: int  # input channels
+    wpk: np.ndarray  # packed weight (C_out/16, KH, KW, C, 16)
+    init: np.ndarray  # (C_out,) starting values: the bias or zeros
+    yf: np.ndarray  # the output's flat buffer
+    y_base: int  # element offset of the first output pixel written
+    ysn: int  # the output's element strides (N, H, W, C), H and W scaled by y_step
+    ysh: int
+    ysw: int
+    ysc: int
+    oh: int  # output rows and columns computed per image
+    ow: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    tile_blocks: int  # the tile shape (tile_shape)
+    tile_rows: int
+
+
 @njit(cache=True)
-def _forward_rows(
-    xf,
-    x_base,
-    sn,
-    sh,
-    sw,
-    sc,
-    c,
-    wpk,
-    init,
-    yf,
-    y_base,
-    y_strides,
-    oh,
-    ow,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    tile_blocks,
-    tile_rows,
-    row0,
-    row1,
-):
-    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward`. The input is read
-    through its element strides (any layout). A channels-last output is written by the tiles
-    directly; any other layout (NCHW) gets each row's tiles in a small channels-last buffer that
+def _forward_rows(plan, row0, row1):
+    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward` (``plan``: a
+    :class:`_ForwardPlan`). The input is read through its element strides (any layout). A
+    channels-last output is written by the tiles directly; any other layout (NCHW) gets each row's tiles in a small channels-last buffer that
     is then copied out channel by channel, so every write to the output is a contiguous run
     (16 channel planes written pixel by pixel would evict each other from the cache when the
     plane size is a multiple of 4 KiB)."""
+    xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, ysh, ysw, ysc = plan[:15]
+    oh, ow, stride_h, stride_w, dil_h, dil_w, tile_blocks, tile_rows = plan[15:]
     kh, kw = wpk.shape[1], wpk.shape[2]
     c_out = wpk.shape[0] * BLOCK
-    ysn, ysh, ysw, ysc = y_strides
     direct = ysc == 1
     wf = wpk.reshape(-1)
     block = kh * kw * c * BLOCK
@@ -319,55 +359,9 @@ def _forward_rows(
 
 
 @njit(parallel=True, cache=True)
-def _forward_parallel(
-    xf,
-    x_base,
-    sn,
-    sh,
-    sw,
-    sc,
-    c,
-    wpk,
-    init,
-    yf,
-    y_base,
-    y_strides,
-    oh,
-    ow,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    tile_blocks,
-    tile_rows,
-    rows,
-    chunks,
-):
+def _forward_parallel(plan, rows, chunks):
     for t in prange(chunks):
-        _forward_rows(
-            xf,
-            x_base,
-            sn,
-            sh,
-            sw,
-            sc,
-            c,
-            wpk,
-            init,
-            yf,
-            y_base,
-            y_strides,
-            oh,
-            ow,
-            stride_h,
-            stride_w,
-            dil_h,
-            dil_w,
-            tile_blocks,
-            tile_rows,
-            t * rows // chunks,
-            (t + 1) * rows // chunks,
-        )
+        _forward_rows(plan, t * rows // chunks, (t + 1) * rows // chunks)
 
 
 def conv2d_forward(
@@ -393,34 +387,15 @@ def conv2d_forward(
     n_batch = y.shape[0]
     x_base = x_corner[0] * sh + x_corner[1] * sw
     y_base = y_corner[0] * ysh + y_corner[1] * ysw
-    y_strides = (ysn, y_step[0] * ysh, y_step[1] * ysw, ysc)
     chunks = _chunks(n_batch * oh * ow * wpk.size)
-    args = (
-        xf,
-        x_base,
-        sn,
-        sh,
-        sw,
-        sc,
-        c,
-        wpk,
-        init,
-        yf,
-        y_base,
-        y_strides,
-        oh,
-        ow,
-        stride_h,
-        stride_w,
-        dil_h,
-        dil_w,
-        tile_blocks,
-        tile_rows,
-    )
+    plan = _ForwardPlan(
+        xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, y_step[0] * ysh, y_step[1] * ysw, ysc,
+        oh, ow, stride_h, stride_w, dil_h, dil_w, tile_blocks, tile_rows,
+    )  # fmt: skip
     if chunks == 1:
-        _forward_rows(*args, 0, n_batch * oh)
+        _forward_rows(plan, 0, n_batch * oh)
     else:
-        _forward_parallel(*args, n_batch * oh, chunks)
+        _forward_parallel(plan, n_batch * oh, chunks)
 
 
 @njit(cache=True)
@@ -511,13 +486,18 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
         g: output gradient, C-contiguous channels-last ``(N, Hg, Wg, C_out)``; its ``(oh, ow)``
             window starts at ``(g_top, g_left)`` (so a padded gradient buffer can be passed as is).
 
-    Each thread sums its share of the images into its own gradient; the shares are added last.
+    The images are split into up to ``_WEIGHT_GRAD_SHARES`` shares, whatever the thread count;
+    each share is summed into its own gradient by one thread, and the shares are added last, in
+    order (so the result does not depend on the number of threads).
     """
     (xf, (sn, sh, sw, sc)), (n_batch, c), c_out = flat_strides(xp), (xp.shape[0], xp.shape[3]), g.shape[-1]
     p, q, k = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c), indexing="ij")
     taps = (p * (dil_h * sh) + q * (dil_w * sw) + k * sc).reshape(-1).astype(np.int64)
     tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps.size)
-    chunks = min(_chunks(n_batch * oh * ow * kh * kw * c * c_out), n_batch)
+    # a fixed number of shares, not one per thread: the sum's order, and so its rounding, is the
+    # same on any thread count (a run resumes bit for bit after a change of NUMBA_NUM_THREADS)
+    work = n_batch * oh * ow * kh * kw * c * c_out
+    chunks = min(_WEIGHT_GRAD_SHARES if work >= _PARALLEL_MIN_WORK else 1, n_batch)
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
     geometry = (oh, ow, stride_h, stride_w * sw, taps)
     if chunks == 1:

@@ -9,15 +9,15 @@ of place, since the ops before it may have saved that storage for their backward
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
-from numba import njit, prange
 
 from ..autograd import grad_mode
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, cpu_kernels
 from ..dtypes import as_dtype
 from ..tensor import Tensor
 from .reduce import normalize_dims
@@ -45,47 +45,46 @@ def log_sigmoid_array(x):
 
 # Compiled parallel passes for the activations of conv nets on large arrays (used through
 # _flattened): NumPy's ufuncs run on one core, and SciPy's float32 erf is slow.
-@njit(parallel=True, cache=True)
-def _relu_kernel(x, out):
-    for i in prange(x.size):
-        out[i] = 0 if x[i] <= 0 else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
-
-
-@njit(parallel=True, cache=True)
-def _relu_grad_kernel(g, y, out):
-    for i in prange(g.size):
-        out[i] = 0 if y[i] <= 0 else g[i]
-
-
 _SQRT_HALF, _INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
 
 
-@njit(parallel=True, cache=True)
-def _gelu_kernel(x, out):
-    for i in prange(x.size):
-        out[i] = 0.5 * x[i] * (1 + math.erf(x[i] * _SQRT_HALF))
+@functools.cache
+def _kernels():
+    """``(relu, relu_grad, gelu, gelu_grad)``, compiled on first use (parallel loops over flat arrays)."""
+    prange = cpu_kernels.numba().prange
 
+    @cpu_kernels.jit(parallel=True)
+    def relu(x, out):
+        for i in prange(x.size):
+            out[i] = 0 if x[i] <= 0 else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
 
-@njit(parallel=True, cache=True)
-def _gelu_grad_kernel(g, x, out):
-    for i in prange(x.size):
-        v = x[i]
-        out[i] = g[i] * (0.5 * (1 + math.erf(v * _SQRT_HALF)) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
+    @cpu_kernels.jit(parallel=True)
+    def relu_grad(g, y, out):
+        for i in prange(g.size):
+            out[i] = 0 if y[i] <= 0 else g[i]
+
+    @cpu_kernels.jit(parallel=True)
+    def gelu(x, out):
+        for i in prange(x.size):
+            out[i] = 0.5 * x[i] * (1 + math.erf(x[i] * _SQRT_HALF))
+
+    @cpu_kernels.jit(parallel=True)
+    def gelu_grad(g, x, out):
+        for i in prange(x.size):
+            v = x[i]
+            out[i] = g[i] * (0.5 * (1 + math.erf(v * _SQRT_HALF)) + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
+
+    return relu, relu_grad, gelu, gelu_grad
 
 
 _PARALLEL_MIN_SIZE = 1 << 16  # elements below which a parallel region costs more than it saves
-_COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # numba has no float16
 
 
 def _flattened(*arrays):
     """The arrays as 1-D views when one compiled parallel pass over them applies (large NumPy
     arrays of one shape, float32/float64 dtype and C order); None otherwise."""
-    first = arrays[0]
-    if first.size < _PARALLEL_MIN_SIZE or first.dtype not in _COMPILED_DTYPES:
+    if not cpu_kernels.accepts(*arrays, same_shape=True, contiguous=True, min_size=_PARALLEL_MIN_SIZE):
         return None
-    for a in arrays:
-        if type(a) is not np.ndarray or a.shape != first.shape or a.dtype != first.dtype or not a.flags.c_contiguous:
-            return None
     return tuple(a.reshape(-1) for a in arrays)
 
 
@@ -102,7 +101,7 @@ class ReLU(Function):
             y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
         else:
             y = np.empty_like(x)
-            _relu_kernel(*flat, y.reshape(-1))
+            _kernels()[0](*flat, y.reshape(-1))
         ctx.y = y
         return y
 
@@ -112,7 +111,7 @@ class ReLU(Function):
         if flat is None:
             return array_module(g).where(ctx.y <= 0, 0, g).astype(g.dtype, copy=False)
         out = np.empty_like(g)
-        _relu_grad_kernel(*flat, out.reshape(-1))
+        _kernels()[1](*flat, out.reshape(-1))
         return out
 
 
@@ -185,7 +184,7 @@ class GELU(Function):
         flat = _flattened(x)
         if flat is not None:  # one compiled parallel pass; backward recomputes Phi the same way
             y = np.empty_like(x)
-            _gelu_kernel(*flat, y.reshape(-1))
+            _kernels()[2](*flat, y.reshape(-1))
             ctx.cdf = None
             return y
         cdf = _normal_cdf(x)
@@ -204,7 +203,7 @@ class GELU(Function):
         flat = _flattened(g, x)
         if flat is not None:
             out = np.empty_like(g)
-            _gelu_grad_kernel(*flat, out.reshape(-1))
+            _kernels()[3](*flat, out.reshape(-1))
             return out
         cdf = ctx.cdf
         if cdf is None:

@@ -16,8 +16,10 @@ reached by a free ``moveaxis`` view.
 
 - Compiled path (``ops/_conv_kernels.py``; NumPy float32/float64, 1-D and 2-D): ungrouped
   convolutions with a multiple of 16 output channels run a direct convolution whose register
-  tiles (up to 6 pixels x 16 channels) read the zero-padded channels-last input in place - no
-  column matrix, no BLAS. The input gradient is the same forward kernel applied to the padded
+  tiles (float32: up to 14 pixels x 32 channels with AVX-512, 6 x 16 or 3 x 32 with AVX2; see
+  ``_conv_kernels.TILE_ROWS``) read the zero-padded channels-last input in place - no column
+  matrix, no BLAS. It runs when ``cpu_kernels.accepts`` the input (numba installed,
+  ``CONVLAB_KERNELS`` not 0); the GEMM path below is the fallback. The input gradient is the same forward kernel applied to the padded
   output gradient with the reflected, channel-swapped kernel (seed 001): at stride 1 one call,
   at stride ``S`` one call per input phase (residue class mod ``S``) with the taps that reach
   it. The weight gradient tiles ``(c_in, 16 c_out)`` blocks of one kernel offset over every
@@ -47,9 +49,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
-from . import _conv_kernels as _kernels
 from .shape import cat
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -421,14 +422,26 @@ def _is_depthwise(w, groups) -> bool:
     return groups > 1 and w.shape[1] == 1
 
 
-# The compiled kernels (ops/_conv_kernels.py) take every 1-D/2-D NumPy float32/float64
-# convolution that is either ungrouped with a multiple of 16 output channels ("dense": register
-# tiles of 16 channels) or depthwise with one output per channel ("depthwise"); the GEMM and
-# array-op paths (any array module, any dims and groups) take the rest.
+def _kernels():
+    """``ops/_conv_kernels.py``, imported on first use (it needs numba: only once
+    :func:`_compiled_path` chose a compiled path)."""
+    from . import _conv_kernels
+
+    return _conv_kernels
+
+
+# The compiled kernels (ops/_conv_kernels.py) take every 1-D/2-D convolution of arrays that
+# cpu_kernels.accepts (NumPy float32/float64, kernels enabled) that is either ungrouped with a
+# multiple of 16 output channels ("dense": register tiles of 16 channels) or depthwise with one
+# output per channel ("depthwise"); the GEMM and array-op paths (any array module, any dims and
+# groups) take the rest.
+_BLOCK = 16  # output channels per register tile block (_conv_kernels.BLOCK)
+
+
 def _compiled_path(a, c_out, c_per_group, geom: ConvGeometry, groups):
-    if type(a) is not np.ndarray or a.dtype not in _kernels.TILE_ROWS or len(geom.kernel) > 2:
+    if len(geom.kernel) > 2 or not cpu_kernels.accepts(a):
         return None
-    if groups == 1 and c_out % _kernels.BLOCK == 0:
+    if groups == 1 and c_out % _BLOCK == 0:
         return "dense"
     if c_per_group == 1 and c_out == groups:
         return "depthwise"
@@ -443,13 +456,13 @@ def _padded(al, lo, hi, layout):
     crop = tuple(slice(max(-l, 0), n - max(-h, 0)) for l, h, n in zip(lo, hi, al.shape[1:-1]))
     al = al[(slice(None),) + crop]
     lo, hi = tuple(max(l, 0) for l in lo), tuple(max(h, 0) for h in hi)
-    reusable = al.flags.c_contiguous or (layout == "any" and _kernels.flat_strides(_planar(al)) is not None)
+    reusable = al.flags.c_contiguous or (layout == "any" and _kernels().flat_strides(_planar(al)) is not None)
     if not any(lo) and not any(hi) and reusable:
         return al
     out = np.empty(
         al.shape[:1] + tuple(n + l + h for n, l, h in zip(al.shape[1:-1], lo, hi)) + al.shape[-1:], dtype=al.dtype
     )
-    _kernels.pad(_planar(al), _planar(out), *((0,) * (2 - len(lo)) + lo))
+    _kernels().pad(_planar(al), _planar(out), *((0,) * (2 - len(lo)) + lo))
     return out
 
 
@@ -470,7 +483,7 @@ def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
     """Compiled forward (bias added in the kernel) on the padded input of :func:`_padded`."""
     y = _new_output((padded.shape[0],) + geom.out_size + (w.shape[0],), padded.dtype)
     w2 = w if w.ndim == 4 else w[:, :, None]
-    _kernels.conv2d_forward(_planar(padded), _kernels.pack_weight(w2), bias, _planar(y), *_planar_steps(geom))
+    _kernels().conv2d_forward(_planar(padded), _kernels().pack_weight(w2), bias, _planar(y), *_planar_steps(geom))
     return y
 
 
@@ -479,7 +492,7 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
     output gradient, read from ``g_buffer`` at offset ``g_corner`` (e.g. inside a padded copy)."""
     fill = (1,) * (2 - len(geom.kernel))
     corner = (0,) * len(fill) + tuple(g_corner)
-    dw = _kernels.conv2d_weight_grad(
+    dw = _kernels().conv2d_weight_grad(
         _planar(padded),
         _planar(g_buffer),
         *corner,
@@ -500,7 +513,7 @@ def _depthwise_direct_forward(xl, w, geom: ConvGeometry, bias=None):
     y = _new_output((xl.shape[0],) + geom.out_size + (w.shape[0],), xl.dtype)
     taps = np.ascontiguousarray(w[:, 0] if w.ndim == 4 else w)  # (C, KH, KW); 1-D: (C, 1, K)
     corner = ((0,) + geom.pad_lo)[-2:]
-    _kernels.depthwise_forward(_planes(xl), taps, bias, _planes(y), *corner, *_planar_steps(geom))
+    _kernels().depthwise_forward(_planes(xl), taps, bias, _planes(y), *corner, *_planar_steps(geom))
     return y
 
 
@@ -508,7 +521,7 @@ def _depthwise_direct_weight_grad(xl, gl, geom: ConvGeometry):
     """Compiled depthwise weight gradient ``(C, 1, *K)`` from the unpadded input and ``g``."""
     kernel = (1,) * (2 - len(geom.kernel)) + geom.kernel
     corner = ((0,) + geom.pad_lo)[-2:]
-    dw = _kernels.depthwise_weight_grad(_planes(xl), _planes(gl), *kernel, *corner, *_planar_steps(geom))
+    dw = _kernels().depthwise_weight_grad(_planes(xl), _planes(gl), *kernel, *corner, *_planar_steps(geom))
     return dw.reshape((dw.shape[0], 1) + geom.kernel)
 
 
@@ -641,9 +654,9 @@ def _phased_input_grad(gl, w, geom: ConvGeometry):
             dx2[:, ph_h.start :: stride[0], ph_w.start :: stride[1]] = 0
             continue
         taps = swapped[:, :, list(ph_h.taps)][:, :, :, list(ph_w.taps)]
-        _kernels.conv2d_forward(
+        _kernels().conv2d_forward(
             g_padded,
-            _kernels.pack_weight(taps),
+            _kernels().pack_weight(taps),
             None,
             dx2,
             1,

@@ -17,7 +17,7 @@ Layouts, all without transposing copies:
 - local response norm: a window sum along the channel axis.
 
 On the CPU (NumPy float32/float64) batch and layer norm run compiled one-pass-per-reduction
-kernels (numba, compiled on first use and cached on disk, single-threaded so they never fight the
+kernels (numba, through :mod:`convlab.backend.cpu_kernels`; compiled on first use and cached on disk, single-threaded so they never fight the
 BLAS threads for the cores); every other case (CuPy, float16) runs the same math as array
 expressions. Statistics are accumulated in float64 scalars inside the kernels and returned in the
 input's dtype: float32 stays float32.
@@ -25,13 +25,14 @@ input's dtype: float32 stays float32.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
 
 # ------------------------------------------------------------------------------- compiled kernels
@@ -191,26 +192,14 @@ _KERNEL_SOURCES = {
     f.__name__: f
     for f in (_channel_moments, _channel_normalize, _channel_grad_sums, _channel_input_grad, _row_norm, _row_norm_grad)
 }
-_compiled: dict = {}
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf', so NaN and inf propagate as in PyTorch
 _FASTMATH = {"reassoc", "contract"}
 
 
+@functools.cache
 def _kernel(name):
-    """The compiled form of ``_KERNEL_SOURCES[name]`` (numba is imported on first use)."""
-    kernel = _compiled.get(name)
-    if kernel is None:
-        import numba
-
-        kernel = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)(_KERNEL_SOURCES[name])
-        _compiled[name] = kernel
-    return kernel
-
-
-def _use_kernels(x) -> bool:
-    """True when ``x`` is a NumPy float32/float64 array, which the compiled kernels handle."""
-    return type(x) is np.ndarray and x.dtype in _KERNEL_DTYPES
+    """The compiled form of ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
+    return cpu_kernels.jit(_KERNEL_SOURCES[name], fastmath=_FASTMATH)
 
 
 def _acc_dtype(dtype):
@@ -222,7 +211,7 @@ def _acc_dtype(dtype):
 def channel_moments(x3):
     """Per-channel mean and biased variance of ``x3`` (N, C, L), in float64 (kernels) or the
     accumulation dtype (array path)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         mean, var = np.empty(c), np.empty(c)
         _kernel("_channel_moments")(x3, mean, var)
@@ -234,7 +223,7 @@ def channel_moments(x3):
 def channel_normalize(x3, center, scale, shift):
     """``(x3 - center[c]) * scale[c] + shift[c]`` for (N, C, L) ``x3`` and (C,) coefficients of
     x3's dtype (centring first: no cancellation when the mean is large against the spread)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
         _kernel("_channel_normalize")(x3, center, scale, shift, out)
         return out
@@ -246,7 +235,7 @@ def channel_normalize(x3, center, scale, shift):
 
 def channel_grad_sums(g3, x3, mean):
     """Per channel: ``(Σ g, Σ g (x - mean))`` over axes (0, 2) of (N, C, L) arrays."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         sum_g, sum_gxc = np.empty(c), np.empty(c)
         _kernel("_channel_grad_sums")(g3, x3, mean, sum_g, sum_gxc)
@@ -259,7 +248,7 @@ def channel_grad_sums(g3, x3, mean):
 def channel_input_grad(g3, x3, gain, mean, mean_g, proj, scale):
     """``(g3 gain[c] - mean_g[c] - (x3 - mean[c]) proj[c]) scale[c]`` for (N, C, L) arrays and
     (C,) coefficients of their dtype (see :func:`_channel_input_grad`)."""
-    if _use_kernels(x3):
+    if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
         _kernel("_channel_input_grad")(g3, x3, gain, mean, mean_g, proj, scale, out)
         return out
@@ -446,7 +435,7 @@ class LayerNorm(Function):
         x2 = _contiguous(x.reshape(rows, d))
         w = None if weight is None else weight.reshape(d)
         b = None if bias is None else bias.reshape(d)
-        if _use_kernels(x2):
+        if cpu_kernels.accepts(x2):
             y, mean, rstd = np.empty_like(x2), np.empty(rows, x2.dtype), np.empty(rows, x2.dtype)
             w_or_ones = np.ones(d, x2.dtype) if w is None else w
             b_or_zeros = np.zeros(d, x2.dtype) if b is None else b
@@ -474,7 +463,7 @@ class LayerNorm(Function):
         g2 = _contiguous(g.reshape(x2.shape))
         d = x2.shape[1]
         need_affine = need_w or need_b
-        if _use_kernels(x2):
+        if cpu_kernels.accepts(x2):
             dx = np.empty_like(x2) if need_x else np.empty((0, 0), x2.dtype)
             dw_acc, db_acc = np.zeros(d), np.zeros(d)
             _kernel("_row_norm_grad")(

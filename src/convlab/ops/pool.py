@@ -29,6 +29,7 @@ How it is computed (never a Python loop over output positions):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -38,13 +39,12 @@ import numpy as np
 
 from .. import _random
 from ..autograd.function import Function
-from ..backend import array_module, scatter_add
+from ..backend import array_module, cpu_kernels, scatter_add
 from ..tensor import Tensor
 from .conv import _SPATIAL_NAMES, _ntuple, conv_output_size
 
 # dtypes the compiled CPU kernels handle; others (float16, CuPy arrays) take the array-op path
 _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
-_compiled: dict = {}
 
 
 # ---------------------------------------------------------------------------------- geometry
@@ -320,7 +320,7 @@ def _scatter_add_planes(g, flat, in_size):
     plane = math.prod(in_size)
     lead = g.shape[: g.ndim - len(in_size)]
     n_planes, n_outputs = math.prod(lead), math.prod(g.shape[len(lead):])
-    if _has_kernel(g):
+    if cpu_kernels.accepts(g, dtypes=_KERNEL_DTYPES):
         summed = np.zeros((n_planes, plane), dtype=g.dtype)
         _kernel("scatter_add_rows")(np.ascontiguousarray(g).reshape(n_planes, n_outputs), flat.reshape(n_planes, n_outputs), summed)
         return summed.reshape(lead + tuple(in_size))
@@ -379,18 +379,10 @@ def _scatter_add_rows(g, flat, out):
 _KERNEL_SOURCES = {"max_pool_rows": _max_pool_rows, "scatter_add_rows": _scatter_add_rows}
 
 
+@functools.cache
 def _kernel(name):
-    """The compiled form of ``_KERNEL_SOURCES[name]`` (numba is imported on first use)."""
-    kernel = _compiled.get(name)
-    if kernel is None:
-        import numba
-
-        kernel = _compiled[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(_KERNEL_SOURCES[name])
-    return kernel
-
-
-def _has_kernel(a) -> bool:
-    return type(a) is np.ndarray and a.dtype in _KERNEL_DTYPES
+    """The compiled form of ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
+    return cpu_kernels.jit(_KERNEL_SOURCES[name])
 
 
 # ---------------------------------------------------------------------------------- max pooling
@@ -448,7 +440,7 @@ def _max_pool_unfolded(x, geom):
 def _max_pool_arrays(x, geom):
     """``(y, flat argmax indices)`` of max pooling: compiled on the CPU, array ops elsewhere and
     for inputs with NaN (a NaN max propagates: ``isnan(x.max())`` is the quick test)."""
-    if _has_kernel(x) and not (x.dtype.kind == "f" and x.size and np.isnan(x.max())):
+    if cpu_kernels.accepts(x, dtypes=_KERNEL_DTYPES) and not (x.dtype.kind == "f" and x.size and np.isnan(x.max())):
         return _max_pool_compiled(x, geom)
     return _max_pool_unfolded(x, geom)
 

@@ -46,7 +46,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import array_module
+from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
 from .pool import _apply_along_spatial, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
@@ -189,9 +189,7 @@ def _numba_kernels():
     buffers hold the partial results. The transpose runs the same passes in reverse order.
     They release the GIL, so :func:`_run_on_planes` splits the planes over threads.
     """
-    import numba
-
-    @numba.njit(nogil=True, cache=True)
+    @cpu_kernels.jit(error_model="python")
     def resample(x, d_index, d_weight, h_index, h_weight, w_index, w_weight, out):
         planes, in_d, in_h = x.shape[0], x.shape[1], x.shape[2]
         out_d, out_h, out_w = out.shape[1], out.shape[2], out.shape[3]
@@ -228,7 +226,7 @@ def _numba_kernels():
                             for ow in range(out_w):
                                 t[ow] += wgt * r[ow]
 
-    @numba.njit(nogil=True, cache=True)
+    @cpu_kernels.jit(error_model="python")
     def resample_transpose(g, d_index, d_weight, h_index, h_weight, w_index, w_weight, gx):
         planes, out_d, out_h, out_w = g.shape
         in_d, in_h = gx.shape[1], gx.shape[2]
@@ -270,9 +268,7 @@ def _numba_kernels():
 @functools.cache
 def _thread_pool():
     """``(executor, threads)`` for the kernels (``NUMBA_NUM_THREADS``, default: all cores), or None."""
-    import numba
-
-    threads = numba.config.NUMBA_NUM_THREADS
+    threads = cpu_kernels.max_threads()
     return (ThreadPoolExecutor(threads, thread_name_prefix="convlab-resample"), threads) if threads > 1 else None
 
 
@@ -307,25 +303,36 @@ def _kernel_args(taps, dtype) -> list:
     return args
 
 
+_INPUT_DTYPES = (*cpu_kernels.FLOAT_DTYPES, np.dtype(np.float16))  # float16 computed in float32
+
+
 def _compute_dtype(dtype):
     """Kernels run in float32 or float64 (float16 is computed in float32, as PyTorch's opmath)."""
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
 
 
-def _taps_matrix(t: Taps, in_size: int, xp, dtype):
-    """Dense ``(out, in)`` matrix of one axis' taps (repeated indices add up)."""
+def _taps_matrix(t: Taps, in_size: int):
+    """Dense ``(out, in)`` NumPy matrix of one axis' taps (repeated indices add up)."""
     onehot = t.index[:, :, None] == np.arange(in_size)
-    return xp.asarray((onehot * t.weight[:, :, None]).sum(axis=1), dtype=dtype)
+    return (onehot * t.weight[:, :, None]).sum(axis=1)
+
+
+def _resample_matrices(a, matrices):
+    """The array-op path (CuPy; NumPy without the compiled kernels): one contraction per axis
+    with the taps' dense matrices, in the kernels' compute dtype on NumPy (float16 in float32)."""
+    xp = array_module(a)
+    dtype = a.dtype if xp is not np else _compute_dtype(a.dtype)
+    out = _apply_along_spatial(a.astype(dtype, copy=False), [xp.asarray(m, dtype=dtype) for m in matrices])
+    return out.astype(a.dtype, copy=False)
 
 
 def resample(x, taps):
     """``x`` (any leading dims) resampled along its last ``len(taps)`` axes by ``taps``."""
-    xp = array_module(x)
     n = len(taps)
     lead, in_spatial = x.shape[:-n], x.shape[-n:]
     out_spatial = tuple(t.index.shape[0] for t in taps)
-    if xp is not np:
-        return _apply_along_spatial(x, [_taps_matrix(t, s, xp, x.dtype) for t, s in zip(taps, in_spatial)])
+    if not cpu_kernels.accepts(x, dtypes=_INPUT_DTYPES):
+        return _resample_matrices(x, [_taps_matrix(t, s) for t, s in zip(taps, in_spatial)])
     dtype = _compute_dtype(x.dtype)
     planes = math.prod(lead)
     x4 = np.ascontiguousarray(x, dtype=dtype).reshape((planes,) + (1,) * (3 - n) + in_spatial)
@@ -338,11 +345,10 @@ def resample(x, taps):
 def resample_transpose(g, taps, in_spatial):
     """The transpose of :func:`resample`: ``g`` (the output's gradient) scattered back onto an
     array with spatial shape ``in_spatial``."""
-    xp = array_module(g)
     n = len(taps)
     lead = g.shape[:-n]
-    if xp is not np:
-        return _apply_along_spatial(g, [_taps_matrix(t, s, xp, g.dtype).T for t, s in zip(taps, in_spatial)])
+    if not cpu_kernels.accepts(g, dtypes=_INPUT_DTYPES):
+        return _resample_matrices(g, [_taps_matrix(t, s).T for t, s in zip(taps, in_spatial)])
     dtype = _compute_dtype(g.dtype)
     planes = math.prod(lead)
     g4 = np.ascontiguousarray(g, dtype=dtype).reshape((planes,) + (1,) * (3 - n) + g.shape[-n:])

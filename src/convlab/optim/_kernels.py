@@ -7,45 +7,37 @@ order and in the arrays' own dtype (every scalar arrives already cast to it; no 
 inside the loops, which would promote float32 to float64), so they give the same numbers as the
 array code, and the tests check both paths against PyTorch.
 
-The kernels compile lazily on first use (numba is imported then, not when convlab is), are
-cached on disk, and run single-threaded: on a machine whose cores are busy with BLAS, numba's
-parallel loops would compete with it.
+The kernels run when :func:`convlab.backend.cpu_kernels.accepts` takes the arrays (NumPy, numba
+installed, ``CONVLAB_KERNELS`` not 0), else the optimisers' array code does. They compile on
+first use (numba is imported then, not when convlab is), are cached on disk, and run
+single-threaded: on a machine whose cores are busy with BLAS, numba's parallel loops would
+compete with it.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-_FUSABLE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_compiled: dict = {}
+from ..backend import cpu_kernels
 
 
 def fusable(param, *arrays) -> bool:
     """True when ``param`` and ``arrays`` (grad and state buffers) are CPU arrays of one floating
-    dtype, C-contiguous and writable, so a fused kernel can update them in place."""
-    if type(param) is not np.ndarray or param.dtype not in _FUSABLE_DTYPES:
-        return False
-    for a in (param, *arrays):
-        if type(a) is not np.ndarray or a.dtype != param.dtype or a.shape != param.shape:
-            return False
-        if not (a.flags.c_contiguous and a.flags.writeable):
-            return False
-    return True
+    dtype and shape, C-contiguous and writable, so a fused kernel can update them in place."""
+    return cpu_kernels.accepts(param, *arrays, same_shape=True, contiguous=True, writable=True)
 
 
+@functools.cache
 def get(name: str):
     """The kernel ``name``, compiled on first request. Call it with the arrays as they are: they
     are passed as flat views, so one compilation per dtype serves parameters of every shape."""
-    kernel = _compiled.get(name)
-    if kernel is None:
-        import numba
+    compiled = cpu_kernels.jit(_PYTHON_KERNELS[name])
 
-        compiled = numba.njit(error_model="numpy", cache=True, nogil=True)(_PYTHON_KERNELS[name])
+    def kernel(*args):
+        compiled(*[a.reshape(-1) if type(a) is np.ndarray else a for a in args])
 
-        def kernel(*args):
-            compiled(*[a.reshape(-1) if type(a) is np.ndarray else a for a in args])
-
-        _compiled[name] = kernel
     return kernel
 
 

@@ -23,32 +23,20 @@ NumPy path, so both give identical integers.
 
 from __future__ import annotations
 
-import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils, config
+from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..backend import cpu_kernels
 from ..ops._conv_kernels import _chunks
 
 BLOCK = 16  # output channels per block: one int32 vector with AVX-512, two with AVX2
 _SCRATCH = 32  # int32 sums per tile row in the scratch buffer (two blocks)
 
 
-def _cpu_features() -> set[str]:
-    """The features numba compiles for: ``NUMBA_CPU_FEATURES`` when set, none known when only
-    ``NUMBA_CPU_NAME`` is (e.g. ``haswell``, to test the AVX2 path), else the host's."""
-    if config.CPU_FEATURES is not None:
-        return {f[1:] for f in config.CPU_FEATURES.split(",") if f.startswith("+")}
-    if config.CPU_NAME is not None and config.CPU_NAME != "host":
-        return (
-            {"avx2"} if config.CPU_NAME in ("haswell", "broadwell", "skylake", "znver1", "znver2", "znver3") else set()
-        )
-    return {name for name, on in llvm.get_host_cpu_features().items() if on}
-
-
-_FEATURES = _cpu_features()
+_FEATURES = cpu_kernels.cpu_features()  # what numba compiles for (NUMBA_CPU_FEATURES or the host)
 #: Which instructions the tile uses: "vnni" (AVX-512 VNNI), "avx2", or None (no kernel: NumPy path).
 ISA = "vnni" if {"avx512vnni", "avx512bw", "avx512f"} <= _FEATURES else "avx2" if "avx2" in _FEATURES else None
 #: The tile heights compiled (every other height costs compile time, not speed): a run of ``w``

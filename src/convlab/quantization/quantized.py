@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import cpu_kernels
 from ..nn.modules.module import Module
 from ..tensor import Tensor
 
@@ -43,11 +44,12 @@ _LINEAR_ROWS = 14  # samples per row of a linear layer's input (the kernels' tal
 
 
 def _kernels():
-    """The compiled kernels module, or None where numba or the needed instructions are missing."""
-    try:
-        from . import _int8_kernels
-    except ImportError:  # numba not installed: the NumPy path
+    """The compiled kernels module, or None where numba or the needed instructions are missing
+    or the compiled kernels are switched off (``CONVLAB_KERNELS=0``, ``cpu_kernels.disabled()``)."""
+    if not cpu_kernels.enabled():  # the NumPy path
         return None
+    from . import _int8_kernels
+
     return _int8_kernels if _int8_kernels.ISA is not None else None
 
 
