@@ -55,20 +55,39 @@ def row(key, method, accuracy, model, training, storage, sparse_weights=False, *
             "training": training, "format": storage, **extra}  # fmt: skip
 
 
-def measure(args) -> list[dict]:
+def measure(args, done=()) -> list[dict]:
+    """The rows of this page's methods; those whose key is in ``done`` are not measured again, and
+    a from-scratch run not there yet is left out (a later call adds it)."""
     model, recipe, config = _load_run(args.checkpoint)
     epoch = convlab.load(args.checkpoint)["progress"]["epoch"]  # the best epoch of the run
     test = DataLoader(recipe.splits(seed=config["seed"], root=args.data_root)["test"], batch_size=512)
-    rows = [row("float32", "float32 (reference)", evaluate(model, test)["accuracy"], model,
-                f"{epoch} epochs (of a {config['epochs']}-epoch schedule)", "float32, dense")]  # fmt: skip
+    rows = []
+    if "float32" not in done:
+        training = f"{epoch} epochs (of a {config['epochs']}-epoch schedule)"
+        rows.append(row("float32", "float32 (reference)", evaluate(model, test)["accuracy"], model, training,
+                        "float32, dense"))  # fmt: skip
     with open(os.path.join(args.runs, "pruned", "results.json")) as f:
-        pruned = json.load(f)
+        pruned = [] if "unstructured" in done else json.load(f)
     for stage in pruned[1:]:
         small, _, _ = _load_run(stage["checkpoint"])
         rows.append(row("unstructured", f"unstructured {stage['sparsity']:.0%} (global L1)", stage["test_accuracy"],
                         small, f"+{stage['finetune_epochs']} epoch finetune per stage ({args.limit} images)",
                         "nonzeros + 1-bit bitmap", sparse_weights=True,
                         accuracy_before_finetune=stage["pruned_accuracy"]))  # fmt: skip
+    if "channels" not in done:
+        rows.append(channel_row(args, model, recipe, config, test))
+    for name, method, storage in SCRATCH:
+        if name in done or not os.path.exists(os.path.join(args.runs, name, "results.json")):
+            continue
+        with open(os.path.join(args.runs, name, "results.json")) as f:
+            results = json.load(f)
+        net, _, run_config = _load_run(os.path.join(args.runs, name, "best.safetensors"))
+        rows.append(row(name, method, results["test_accuracy"], net,
+                        f"from scratch, {results['epochs']} epochs ({run_config['limit']} images)", storage))  # fmt: skip
+    return rows
+
+
+def channel_row(args, model, recipe, config, test) -> dict:
     shrunk = compress.shrink_channels(model, 0.5)
     before = evaluate(shrunk, test)["accuracy"]
     train = recipe.splits(seed=config["seed"], augment=config["augment"], root=args.data_root, limit=args.limit)
@@ -77,17 +96,10 @@ def measure(args) -> list[dict]:
     optimizer = convlab.optim.Adam(shrunk.parameters(), lr=3e-4)
     Trainer(shrunk, optimizer, loader, out_dir=None, verbose=False).fit(args.finetune_epochs)
     flops = convlab.summary(shrunk, (1, 1, 28, 28), verbose=0).total_mult_adds
-    rows.append(row("channels", "channel-pruned 50% (L1 filters)", evaluate(shrunk, test)["accuracy"], shrunk,
-                    f"+{args.finetune_epochs} epoch finetune ({args.limit} images)", "float32, dense (smaller)",
-                    accuracy_before_finetune=before, mult_adds=flops,
-                    reference_mult_adds=convlab.summary(model, (1, 1, 28, 28), verbose=0).total_mult_adds))  # fmt: skip
-    for name, method, storage in SCRATCH:
-        with open(os.path.join(args.runs, name, "results.json")) as f:
-            results = json.load(f)
-        net, _, run_config = _load_run(os.path.join(args.runs, name, "best.safetensors"))
-        rows.append(row(name, method, results["test_accuracy"], net,
-                        f"from scratch, {results['epochs']} epochs ({run_config['limit']} images)", storage))  # fmt: skip
-    return rows
+    return row("channels", "channel-pruned 50% (L1 filters)", evaluate(shrunk, test)["accuracy"], shrunk,
+               f"+{args.finetune_epochs} epoch finetune ({args.limit} images)", "float32, dense (smaller)",
+               accuracy_before_finetune=before, mult_adds=flops,
+               reference_mult_adds=convlab.summary(model, (1, 1, 28, 28), verbose=0).total_mult_adds)  # fmt: skip
 
 
 def plot(rows, path) -> None:
@@ -117,13 +129,21 @@ def main() -> None:
     parser.add_argument("--finetune-epochs", type=int, default=1)
     parser.add_argument("--data-root")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from --results")
+    parser.add_argument(
+        "--missing-only", action="store_true", help="measure only this page's rows not yet in --results"
+    )
     args = parser.parse_args()
     rows = []
     if os.path.exists(args.results):
         with open(args.results) as f:
             rows = json.load(f)
     if not args.plot_only:
-        rows = measure(args) + [r for r in rows if r.get("key") not in MINE]
+        done = {r.get("key") for r in rows} if args.missing_only else set()
+        fresh = measure(args, done)
+        measured = {r["key"] for r in fresh}
+        rows = [r for r in rows if r.get("key") not in measured and (args.missing_only or r.get("key") not in MINE)]
+        order = {key: i for i, key in enumerate(["float32", "unstructured", "channels", *(n for n, _, _ in SCRATCH)])}
+        rows = sorted(fresh + rows, key=lambda r: order.get(r.get("key"), len(order)))
         write_text(args.results, json.dumps(rows, indent=1) + "\n")
     plot(rows, args.plot)
     print("| method | how | training | test accuracy | parameters in use | format | size |")
