@@ -7,8 +7,8 @@ Rows (each measured on the 10,000 Fashion-MNIST test images):
 - unstructured 50/80/90%: read from the ``results.json`` of ``convlab compress prune`` (run it
   first, ``--out RUNS/pruned``);
 - channel-pruned 50%: :func:`convlab.compress.shrink_channels`, then finetuned here;
-- pre-defined sparse, BinaryConnect, XNOR: the ``results.json`` and ``best.safetensors`` of
-  ``convlab train --model fmnist_cnn_sparse|fmnist_cnn_binary|fmnist_cnn_xnor --out RUNS/<model>``.
+- pre-defined sparse, BinaryConnect, XNOR: the ``best.safetensors`` of ``convlab train --model
+  fmnist_cnn_sparse|fmnist_cnn_binary|fmnist_cnn_xnor --out RUNS/<model>``, evaluated here.
 
 Rows are kept in a JSON file (``--results``); rows written there by other tools (the
 quantisation rows) are kept and plotted too. ``--plot-only`` redraws the plot from that file::
@@ -77,13 +77,13 @@ def measure(args, done=()) -> list[dict]:
     if "channels" not in done:
         rows.append(channel_row(args, model, recipe, config, test))
     for name, method, storage in SCRATCH:
-        if name in done or not os.path.exists(os.path.join(args.runs, name, "results.json")):
+        path = os.path.join(args.runs, name, "best.safetensors")
+        if name in done or not os.path.exists(path):
             continue
-        with open(os.path.join(args.runs, name, "results.json")) as f:
-            results = json.load(f)
-        net, _, run_config = _load_run(os.path.join(args.runs, name, "best.safetensors"))
-        rows.append(row(name, method, results["test_accuracy"], net,
-                        f"from scratch, {results['epochs']} epochs ({run_config['limit']} images)", storage))  # fmt: skip
+        net, _, run_config = _load_run(path)
+        epochs = convlab.load(path)["progress"]["epoch"]
+        rows.append(row(name, method, evaluate(net, test)["accuracy"], net,
+                        f"from scratch, {epochs} epoch(s) ({run_config['limit']} images)", storage))  # fmt: skip
     return rows
 
 
