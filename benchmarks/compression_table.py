@@ -103,6 +103,7 @@ def channel_row(args, model, recipe, config, test) -> dict:
 
 
 def plot(rows, path) -> None:
+    from matplotlib import ticker
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 5), layout="constrained")
@@ -112,6 +113,8 @@ def plot(rows, path) -> None:
         ax.annotate(r["method"], (r["size_bytes"] / 1e6, 100 * r["test_accuracy"]), fontsize=7,
                     xytext=(4, 3), textcoords="offset points")  # fmt: skip
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("size of the weights (MB, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("fmnist_cnn on Fashion-MNIST: accuracy against size")
