@@ -53,6 +53,23 @@ def collectives(rank: int, size: int) -> dict:
     out["all_reduce_strided"] = strided
     work = dist.all_reduce(convlab.tensor(rank_array(rank, "float64")), async_op=True)
     out["async_completed"] = np.array(work.wait())
+    errors = []
+    for call in (lambda: dist.broadcast(convlab.zeros(2), src=size),
+                 lambda: dist.all_gather([convlab.zeros(2)], convlab.zeros(2)),
+                 lambda: dist.all_reduce(convlab.zeros(2, dtype=convlab.int64), op=dist.ReduceOp.AVG),
+                 lambda: dist.all_reduce(convlab.zeros(2), op="sum")):
+        try:
+            call()
+        except (TypeError, ValueError) as error:
+            errors.append(f"{type(error).__name__}: {error}")
+    out["errors"] = np.array(errors)
+    model = net(False)
+    hooked = DistributedDataParallel(model)
+    del hooked  # a discarded wrapper leaves no hook on the parameters
+    images, labels = batches(size)
+    mine = slice(rank * BATCH, (rank + 1) * BATCH)  # each rank its own images
+    F.cross_entropy(model(convlab.tensor(images[0][mine])), convlab.tensor(labels[0][mine])).backward()
+    out["grad_local_after_del"] = model[0].weight.grad.numpy()
     return out
 
 

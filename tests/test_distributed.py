@@ -82,6 +82,20 @@ def test_collectives_on_strided_and_async(results):
     for rank in range(2):
         np.testing.assert_array_equal(results["collectives"][rank]["all_reduce_strided"], np.full((4, 3), 3.0))
         assert results["collectives"][rank]["async_completed"]
+    assert results["collectives"][0]["errors"].tolist() == [
+        "ValueError: broadcast(): src must be a rank in [0, 1], got 2",
+        "ValueError: all_gather(): tensor_list must be a list of world_size (2) tensors, got 1 items",
+        "TypeError: all_reduce(): ReduceOp.AVG needs a floating-point tensor, got int64",
+        "TypeError: all_reduce(): op must be a ReduceOp (SUM, AVG, MAX, MIN), got 'sum'",
+    ]
+
+
+@needs_mpi
+def test_a_discarded_ddp_leaves_no_hooks(results):
+    """After ``del ddp`` a backward on the bare model gives each rank its own gradient (no
+    averaging hook left behind, and no collective that would hang)."""
+    a, b = (results["collectives"][r]["grad_local_after_del"] for r in range(2))
+    assert not np.allclose(a, b)
 
 
 # ---------------------------------------------------------------------------------------- DDP
@@ -291,3 +305,25 @@ def test_queue_callback_runs_after_the_walk():
     assert seen == [[3.0, 3.0]]
     with pytest.raises(RuntimeError, match="only valid during a backward pass"):
         queue_callback(print)
+
+
+def test_sync_batchnorm_without_a_group_is_batchnorm():
+    """Converted layers share the BatchNorm's parameters, buffers and state_dict keys; without a
+    process group (or in evaluation) SyncBatchNorm computes what BatchNorm2d computes."""
+    convlab.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=None), nn.ReLU())
+    synced = nn.SyncBatchNorm.convert_sync_batchnorm(plain)
+    assert isinstance(synced[1], nn.SyncBatchNorm) and synced[1].weight is plain[1].weight
+    assert synced[1].running_mean is plain[1].running_mean and synced[1].momentum is None
+    assert list(synced.state_dict()) == list(plain.state_dict())
+    reference = nn.BatchNorm2d(3, momentum=None)
+    reference.load_state_dict(plain[1].state_dict())
+    x = convlab.randn(4, 3, 5, 5)
+    for training in (True, False):
+        synced[1].train(training), reference.train(training)
+        with convlab.no_grad():
+            np.testing.assert_allclose(synced[1](x).numpy(),
+                                       reference(x).numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(synced[1].running_var.numpy(), reference.running_var.numpy())
+    with pytest.raises(ValueError, match="process_group must be None"):
+        nn.SyncBatchNorm(3, process_group="world")

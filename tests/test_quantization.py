@@ -140,14 +140,14 @@ def test_quantized_conv2d_matches_fbgemm(rng, relu, geometry):
     theirs = np.minimum(theirs, 127)  # our activations are 7-bit (reduce_range)
     assert ours.shape == theirs.shape
     assert np.abs(ours - theirs).max() <= 1
-    # and the fake-quant float reference: conv of the dequantised input and weight, then fake-quantised
-    x_float = (codes.astype(np.float32) - x_zero) * np.float32(x_scale)
-    w_float = convlab.fake_quantize_per_channel_affine(convlab.tensor(w), w_scale, np.zeros(c_out, np.int32), 0,
-                                                       -128, 127)
-    ref = convlab.nn.functional.conv2d(convlab.tensor(x_float.astype(np.float64)), w_float.to(convlab.float64),
-                                       convlab.tensor(bias.astype(np.float64)), stride, padding, dilation)
-    ref = convlab.fake_quantize_per_tensor_affine(ref.relu() if relu else ref, y_scale, y_zero, 0, 127)
-    assert np.abs(ours - (ref.numpy() / np.float32(y_scale) + y_zero)).max() <= 1 + 1e-6
+    # and torch's fake-quant reference: float conv of the dequantised input and weight, fake-quantised
+    x_float = torch.tensor((codes.astype(np.float32) - x_zero) * np.float32(x_scale))
+    w_float = torch.fake_quantize_per_channel_affine(torch.tensor(w), torch.tensor(w_scale),
+                                                     torch.zeros(c_out, dtype=torch.int32), 0, -128, 127)
+    ref = torch.nn.functional.conv2d(x_float.double(), w_float.double(), torch.tensor(bias).double(), stride, padding,
+                                     dilation)
+    ref = torch.fake_quantize_per_tensor_affine((ref.relu() if relu else ref).float(), y_scale, y_zero, 0, 127)
+    assert np.abs(ours - (ref.numpy() / np.float32(y_scale) + y_zero)).max() <= 1 + 1e-4
 
 
 def test_quantized_linear_matches_fbgemm(rng):
@@ -313,3 +313,116 @@ def test_save_and_load_quantized_is_4x_smaller(rng, tmp_path):
     np.testing.assert_array_equal(loaded(x).numpy(), qmodel(x).numpy())
     with pytest.raises(ValueError, match="was not written by convlab.quantization.save_quantized"):
         Q.load_quantized(tmp_path / "float.safetensors")
+
+
+# ------------------------------------------------------------------ quantisation-aware training
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fake_quantize_module_matches_torch(rng, per_channel):
+    from torch.ao.quantization import fake_quantize as tfq
+
+    if per_channel:
+        ours = Q.FakeQuantize(Q.MovingAveragePerChannelMinMaxObserver, -128, 127, dtype=convlab.int8,
+                              qscheme=Q.per_channel_symmetric)
+        theirs = tfq.FakeQuantize(tobs.MovingAveragePerChannelMinMaxObserver, -128, 127, dtype=torch.qint8,
+                                  qscheme=torch.per_channel_symmetric)
+    else:
+        ours = Q.FakeQuantize(quant_min=0, quant_max=255, reduce_range=True)
+        theirs = tfq.FakeQuantize(quant_min=0, quant_max=255, reduce_range=True)
+    for step in range(4):
+        if step == 3:
+            ours.disable_observer()
+            theirs.disable_observer()
+        x = (rng.standard_normal((4, 6)) * (1 + step)).astype(np.float32)
+        a, t = convlab.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, ty = ours(a), theirs(t)
+        y.sum().backward()
+        ty.sum().backward()
+        np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
+        np.testing.assert_array_equal(ours.scale.numpy(), theirs.scale.numpy())
+        np.testing.assert_array_equal(ours.zero_point.numpy(), theirs.zero_point.numpy())
+
+
+def test_prepare_qat_train_convert(rng):
+    model = _randomise_batchnorm(_model_in_channels(), rng)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    qat = Q.prepare_qat(model)
+    assert all(np.array_equal(state[k], v.numpy()) for k, v in model.state_dict().items())  # a copy was changed
+    assert isinstance(qat[0], Q.QATConv2d) and isinstance(qat[9], Q.QATLinear)
+    assert "0.weight_fake_quant.scale" in qat.state_dict() and "2.activation_post_process.scale" in qat.state_dict()
+    x = convlab.tensor(rng.standard_normal((32, 3, 11, 11)).astype(np.float32))
+    target = convlab.tensor(rng.integers(0, 5, 32))
+    optimizer = convlab.optim.SGD(qat.parameters(), lr=0.01)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(qat(x), target)
+        loss.backward()
+        optimizer.step()
+    assert qat[0].weight.grad is not None and np.abs(qat[0].weight.grad.numpy()).sum() > 0
+    qat.eval()
+    int8 = Q.convert(qat)
+    with convlab.no_grad():
+        simulated = qat(x).numpy()
+    out_scale = qat[12].activation_post_process.scale.item()
+    # the int8 model computes what QAT simulated, up to the rounding of the intermediate codes
+    assert np.abs(int8(x).numpy() - simulated).max() <= 6 * out_scale
+    with pytest.raises(ValueError, match="was not prepared by convlab.quantization.prepare_qat"):
+        Q.convert(model)
+
+
+# ------------------------------------------------------------------ incremental network quantisation
+def test_power_of_two_rule():
+    n1, n2 = Q.power_of_two_levels(1.0, bits=5)  # the INQ paper's formulas
+    assert (n1, n2) == (0, -7)
+    w = np.array([1.0, 0.76, 0.74, -0.3, 0.01, 0.005, 0.0038, 0.0])
+    np.testing.assert_array_equal(Q.quantize_power_of_two(w, n1, n2),
+                                  [1.0, 1.0, 0.5, -0.25, 2.0**-7, 2.0**-7, 0.0, 0.0])
+    with pytest.raises(ValueError, match="bits must be an int >= 2"):
+        Q.power_of_two_levels(1.0, bits=1)
+
+
+def test_inq_quantises_in_groups_and_freezes_them(rng):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 3))
+    data = [(convlab.tensor(rng.standard_normal((8, 12)).astype(np.float32)), convlab.tensor(rng.integers(0, 3, 8)))
+            for _ in range(3)]
+    model.eval()
+    snapshots = []
+
+    def on_step(index, fraction, m):
+        w = m[1].weight.detach().numpy().copy()
+        snapshots.append(w)
+        exponents = np.log2(np.abs(w[w != 0]))
+        on_grid = np.isclose(exponents, np.round(exponents))
+        assert on_grid.mean() >= fraction - 1e-9  # at least this fraction are powers of two
+        if index:  # what an earlier step quantised did not move
+            earlier = snapshots[index - 1]
+            frozen = np.isclose(np.log2(np.abs(earlier) + 1e-30), np.round(np.log2(np.abs(earlier) + 1e-30)))
+            np.testing.assert_array_equal(w[frozen], earlier[frozen])
+
+    Q.inq(model, data, steps=(0.5, 0.75, 1.0), bits=5, lr=0.05, on_step=on_step)
+    assert len(snapshots) == 3 and not model.training
+    for layer in (model[1], model[3]):
+        w = layer.weight.detach().numpy()
+        n1, n2 = Q.power_of_two_levels(float(np.abs(w).max()), 5)
+        nonzero = np.abs(w[w != 0])
+        assert np.all(np.exp2(np.round(np.log2(nonzero))) == nonzero)
+        assert np.log2(nonzero).max() <= n1 and np.log2(nonzero).min() >= n2
+    with pytest.raises(ValueError, match=r"inq\(\): steps must be increasing fractions in \(0, 1\] ending at 1.0"):
+        Q.inq(model, data, steps=(0.5, 0.4, 1.0))
+
+
+def test_compress_quantize_command(tmp_path, capsys):
+    from convlab.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--limit", "300", "--out", str(run),
+                 "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "int8.safetensors"
+    assert main(["compress", "quantize", str(run / "best.safetensors"), "--calibration", "64", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "int8" in printed and f"{out.stat().st_size:,} bytes" in printed
+    qmodel = Q.load_quantized(out)
+    assert qmodel.state_dict()["1.weight"].dtype == np.int8  # mlp: Flatten, Linear, ...
+    assert main(["compress", "quantize", str(tmp_path / "missing.safetensors")]) == 2
+    assert "convlab compress quantize:" in capsys.readouterr().err

@@ -11,6 +11,7 @@ Examples::
     convlab train --dataset orientation             # seed 000's line-orientation CNN
     convlab train --resume runs/<run>/last.safetensors
     convlab eval runs/<run>/best.safetensors
+    convlab robustness runs/<run>/best.safetensors    # attacks, corruptions (see docs/robustness.md)
     convlab predict runs/<run>/best.safetensors shoe.png --invert
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn
@@ -32,6 +33,7 @@ from ._argtypes import non_negative_float, non_negative_int, positive_float, pos
 from .attacks import commands as attack_commands
 from .backend import cpu_kernels
 from .compress.schedule import add_compress_command
+from .explain.report import add_explain_command
 from .models.commands import add_receptive_field_command, add_summary_command
 from .onnx.commands import add_export_command
 from .recipes import RECIPES, build_model
@@ -75,6 +77,13 @@ def add_train_command(subparsers) -> None:
     parser.add_argument("--data-root", help="folder with the dataset files (default: $CONVLAB_DATA or the system "
                         "location)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--init-from", metavar="CKPT", help="transfer learning: start from a trained checkpoint's "
+                        "weights (its model; a head of another shape stays new; images resized to its input size)")
+    parser.add_argument("--freeze", metavar="PREFIXES", help="comma-separated module names whose parameters are not "
+                        "trained; 'features' is the feature extractor (see convlab.transfer)")
+    parser.add_argument("--pretrained-lr-scale", type=positive_float, help="with --init-from: the loaded layers' "
+                        "learning rate as a fraction of --lr (default 1)")
+    parser.add_argument("--image-size", type=positive_int, help="resize the dataset's images to this square size")
     attack_commands.add_adversarial_options(parser)
     parser.set_defaults(func=run_train)
 
@@ -94,14 +103,29 @@ def _train_config(args) -> dict:
     def given_or_default(value, default):  # `is None`, not `or`: a given 0 must not become the default
         return default if value is None else value
 
-    return {
-        "model": given_or_default(args.model, recipe.model), "dataset": args.dataset,
+    source = _load_checkpoint(args.init_from)["config"] if args.init_from else {}
+    image_size = args.image_size and (args.image_size, args.image_size)
+    if source and image_size is None:  # the source network's input size
+        image_size = _recipe(source).image_size[1:]
+    config = {
+        "model": given_or_default(args.model, source.get("model", recipe.model)), "dataset": args.dataset,
         "epochs": given_or_default(args.epochs, recipe.epochs),
         "batch_size": given_or_default(args.batch_size, recipe.batch_size),
         "lr": given_or_default(args.lr, recipe.lr), "optimizer": args.optimizer, "scheduler": args.scheduler,
         "weight_decay": args.weight_decay, "augment": not args.no_augment, "patience": args.patience,
         "limit": args.limit, "seed": args.seed, **attack_commands.adversarial_config(args),
     }  # fmt: skip
+    # transfer learning's settings, stored only when used (older checkpoints have none of them)
+    optional = {"init_from": args.init_from, "freeze": args.freeze, "pretrained_lr_scale": args.pretrained_lr_scale,
+                "image_size": None if image_size is None else list(image_size)}  # fmt: skip
+    config.update((key, value) for key, value in optional.items() if value is not None)
+    return config
+
+
+def _recipe(config):
+    """The run's recipe: its dataset's, with the images resized when the run chose a size."""
+    recipe = RECIPES[config["dataset"]]
+    return recipe.resized(config["image_size"]) if config.get("image_size") else recipe
 
 
 def _optimizer(config, parameters):
@@ -119,7 +143,8 @@ def _scheduler(config, optimizer, steps_per_epoch):
     from .optim import lr_scheduler
 
     if config["scheduler"] == "onecycle":
-        return lr_scheduler.OneCycleLR(optimizer, max_lr=config["lr"], epochs=config["epochs"],
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in optimizer.param_groups],
+                                       epochs=config["epochs"],
                                        steps_per_epoch=steps_per_epoch), "batch"
     if config["scheduler"] == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"]), "epoch"
@@ -129,7 +154,7 @@ def _scheduler(config, optimizer, steps_per_epoch):
 def run_train(args) -> int:
     import convlab
 
-    from . import distributed, plots
+    from . import distributed, plots, transfer
     from .data import DataLoader, DistributedSampler
     from .train import Trainer, evaluate, write_text
 
@@ -138,7 +163,7 @@ def run_train(args) -> int:
     except (OSError, ValueError) as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 2
-    recipe = RECIPES[config["dataset"]]
+    recipe = _recipe(config)
     out_dir = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume else
                            os.path.join("runs", time.strftime("%Y%m%d-%H%M%S") + f"-{config['model']}"))
     try:
@@ -146,6 +171,8 @@ def run_train(args) -> int:
                                limit=config["limit"])
         convlab.manual_seed(config["seed"])
         model = build_model(config["model"], recipe)
+        parameters = transfer.prepare(model, config["lr"], config.get("init_from"), config.get("freeze"),
+                                      config.get("pretrained_lr_scale", 1.0), load_weights=not args.resume)
     except (FileNotFoundError, ValueError) as error:
         print(f"convlab train: {error}", file=sys.stderr)
         return 2
@@ -156,7 +183,7 @@ def run_train(args) -> int:
     train_loader = DataLoader(splits["train"], batch_size=config["batch_size"], shuffle=sampler is None,
                               generator=np.random.default_rng(config["seed"]), sampler=sampler)
     val_loader = DataLoader(splits["val"], batch_size=512)
-    optimizer = _optimizer(config, model.parameters())
+    optimizer = _optimizer(config, parameters)
     scheduler, scheduler_step = _scheduler(config, optimizer, len(train_loader))
     trainer = Trainer(model, optimizer, train_loader, val_loader, scheduler=scheduler, scheduler_step=scheduler_step,
                       out_dir=out_dir, patience=config["patience"], class_names=recipe.classes, config=config,
@@ -246,7 +273,7 @@ def _load_run(path):
     """
     state = _load_checkpoint(path)
     config = state["config"]
-    recipe = RECIPES[config["dataset"]]
+    recipe = _recipe(config)
     model = build_model(config["model"], recipe)
     try:
         model.load_state_dict(state["model"])
@@ -351,7 +378,7 @@ def run_predict(args) -> int:
 # ---------------------------------------------------------------------------------- entry point
 COMMANDS = (add_train_command, add_eval_command, add_predict_command, add_summary_command,
             add_receptive_field_command, add_export_command, attack_commands.add_robustness_command,
-            add_compress_command)
+            add_compress_command, add_explain_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

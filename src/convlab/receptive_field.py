@@ -375,7 +375,8 @@ def receptive_field(model: Module, input_size, mode: str = "eval") -> ReceptiveF
     check_mode(who, mode)
     shape = _layer_input_size(who, model, input_size)
     tracer = _Tracer(who, model, len(shape) - 1)
-    x = Tensor(backend.to_device(np.random.default_rng(0).random((1, *shape)).astype(np.float32), model_device(model)))
+    dtype = next((p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"), np.float32)  # a float64 model too
+    x = Tensor(backend.to_device(np.random.default_rng(0).random((1, *shape)).astype(dtype), model_device(model)))
     x.requires_grad_(True)
     input_field = _Field(shape[1:], (0.5,) * (len(shape) - 1), (1.0,) * (len(shape) - 1), (1.0,) * (len(shape) - 1))
     tracer.fields[id(x)] = input_field

@@ -20,7 +20,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class Recipe:
         augment: training-only transforms (applied before ``ToTensor``).
         modulate: a wave ``(frequency, angle)`` for an extra out-of-domain test set
             (``test_modulated``, seed 000's probe), or None.
+        resize: ``(h, w)`` the images are resized to before anything else (see :meth:`resized`).
     """
 
     name: str
@@ -59,6 +60,15 @@ class Recipe:
     val_size: int
     augment: tuple = field(default_factory=tuple)
     modulate: tuple | None = None
+    resize: tuple | None = None
+
+    def resized(self, size) -> Recipe:
+        """This recipe with its images resized to ``size`` (``(h, w)``) first, e.g. the 8x8
+        digits at 28x28 for a network trained on Fashion-MNIST (transfer learning)."""
+        size = tuple(int(n) for n in size)
+        if size == tuple(self.image_size[1:]):
+            return self
+        return replace(self, image_size=(self.image_size[0], *size), resize=size)
 
     @property
     def classes(self) -> list[str]:
@@ -66,11 +76,15 @@ class Recipe:
 
     def eval_transform(self) -> T.Compose:
         """``ToTensor`` then ``Normalize``: what validation, test and prediction images get."""
-        return T.Compose([T.ToTensor(), T.Normalize(self.mean, self.std)])
+        return T.Compose([*self._resize(), T.ToTensor(), T.Normalize(self.mean, self.std)])
 
     def train_transform(self, augment: bool = True) -> T.Compose:
         """The augmentations (if ``augment``) followed by :meth:`eval_transform`'s steps."""
-        return T.Compose([*(self.augment if augment else ()), T.ToTensor(), T.Normalize(self.mean, self.std)])
+        return T.Compose([*self._resize(), *(self.augment if augment else ()), T.ToTensor(),
+                          T.Normalize(self.mean, self.std)])
+
+    def _resize(self) -> list:
+        return [] if self.resize is None else [T.Resize(self.resize)]
 
     def load(self, train: bool, transform, root=None):
         """One split of the dataset (``root`` only for datasets read from disk)."""

@@ -300,7 +300,8 @@ class Trainer:
                 value = float(loss.item())
                 if not (math.isfinite(value) if self._dist is None else self._dist.step_ok(value, self._interrupt)):
                     raise FloatingPointError(
-                        f"fit(): the training loss is {value} at epoch {self.epoch + 1}, batch {self.batch + 1} "
+                        f"fit(): the training loss is {value if not math.isfinite(value) else 'not finite on another rank'} "
+                        f"at epoch {self.epoch + 1}, batch {self.batch + 1} "
                         f"(step {self.step + 1}); stopping. The weights are those before this step; try a lower "
                         f"learning rate or gradient clipping."
                     )

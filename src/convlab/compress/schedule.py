@@ -25,6 +25,7 @@ import numpy as np
 from .. import nn
 from .._argtypes import non_negative_int, positive_float, positive_int
 from ..nn.utils import prune
+from ..quantization.commands import add_quantize_subcommand
 
 __all__ = ["SUBCOMMANDS", "add_compress_command", "prunable_weights", "prune_to_sparsity", "sparsity"]
 
@@ -148,7 +149,7 @@ def run_prune(args) -> int:
 
 
 # ``convlab compress <subcommand>``: one add_*_subcommand(subparsers) function each
-SUBCOMMANDS = [add_prune_subcommand]
+SUBCOMMANDS = [add_prune_subcommand, add_quantize_subcommand]
 
 
 def add_compress_command(subparsers) -> None:

@@ -1,4 +1,4 @@
-"""Image transforms with torchvision's names: ``Compose``, ``ToTensor``, ``Normalize``,
+"""Image transforms with torchvision's names: ``Compose``, ``Resize``, ``ToTensor``, ``Normalize``,
 ``RandomCrop``, ``RandomHorizontalFlip``, ``RandomAffine``.
 
 Each transform works on one image (``t(image)``) and, vectorised, on a whole batch of images
@@ -142,6 +142,51 @@ class Compose(Transform):
     def __repr__(self) -> str:
         lines = "".join(f"\n    {t}" for t in self.transforms)
         return f"Compose({lines}\n)"
+
+
+class Resize(Transform):
+    """Resize the image (bilinear, anti-aliased when shrinking), as torchvision's ``Resize``.
+
+    Args:
+        size: ``(h, w)``, or an int: the smaller edge becomes ``size``, the other keeps the
+            aspect ratio (``int(size * long / short)``).
+
+    uint8 images stay uint8 (rounded); float images stay float.
+
+    Example::
+
+        >>> T.Resize(28)(np.zeros((8, 8), np.uint8)).shape
+        (28, 28)
+    """
+
+    def __init__(self, size):
+        self.size = size if isinstance(size, numbers.Integral) and not isinstance(size, bool) else None
+        self.pair = None if self.size is not None else _pair("Resize()", "size", size)
+        if self.size is not None and self.size < 1:
+            raise ValueError(f"Resize(): size must be a positive int or a pair (h, w) of positive ints, got {size!r}")
+
+    def extra_repr(self) -> str:
+        return f"size={self.size if self.size is not None else self.pair}"
+
+    def batch(self, images):
+        from ..nn import functional as F
+
+        array, as_tensor = _unwrap(repr(self), images)
+        _check_spatial(repr(self), array, batched=True)
+        h, w = array.shape[-2:]
+        if self.pair is not None:
+            out = self.pair
+        elif h <= w:
+            out = (self.size, int(self.size * w / h))
+        else:
+            out = (int(self.size * h / w), self.size)
+        planes = Tensor(array.reshape((-1, 1, h, w)).astype(np.float32))
+        shrink = out[0] < h or out[1] < w
+        resized = F.interpolate(planes, size=out, mode="bilinear", align_corners=False, antialias=shrink).data
+        resized = resized.reshape(array.shape[:-2] + out)
+        if array.dtype == np.uint8:
+            resized = array_module(resized).clip(array_module(resized).rint(resized), 0, 255)
+        return _rewrap(resized.astype(array.dtype), as_tensor)
 
 
 class ToTensor(Transform):

@@ -141,11 +141,16 @@ def capture_layers(layers, attribute_to_layer_input: bool = False, requires_grad
 
 
 @contextlib.contextmanager
-def leave_no_trace(*modules):
+def leave_no_trace(*modules, freeze_parameters: bool = False):
     """Restore ``modules`` (and their submodules) on exit, even after an exception: the hooks
     (any added inside are removed), every module's train/eval mode, every parameter's
     ``requires_grad`` flag and ``.grad``, and the buffers' values (a BatchNorm in training mode
-    updates its running statistics on each forward pass)."""
+    updates its running statistics on each forward pass).
+
+    With ``freeze_parameters`` the parameters do not require grad inside the block: gradients
+    with respect to inputs or activations then neither record the graph of, nor keep for
+    backward, what only weight gradients need (a forward pass of a frozen layer that only
+    activations before it feed is not recorded at all)."""
     seen, state = set(), []
     for root in modules:
         if root is None:
@@ -159,6 +164,10 @@ def leave_no_trace(*modules):
             buffers = [(b, b.data.copy()) for b in module.buffers(recurse=False)]
             state.append((module, module.training, hooks, params, buffers))
     try:
+        if freeze_parameters:
+            for *_, params, _ in state:
+                for p, _, _ in params:
+                    p.requires_grad = False
         yield
     finally:
         for module, training, hooks, params, buffers in state:

@@ -156,3 +156,26 @@ def densenet121(*, weights=None, **kwargs) -> DenseNet:
     """
     model = DenseNet(32, (6, 12, 24, 16), 64, **kwargs)
     return load_weights(model, weights, "densenet121()", rename=_RenamedKeys)
+
+
+def _densenet(name, growth_rate, block_config, num_init_features, weights, **kwargs):
+    model = DenseNet(growth_rate, block_config, num_init_features, **kwargs)
+    return load_weights(model, weights, f"{name}()", rename=_RenamedKeys)
+
+
+@register_model()
+def densenet161(*, weights=None, **kwargs) -> DenseNet:
+    """DenseNet-161 (growth 48, 96 initial features), 28,681,000 parameters; see :func:`densenet121`."""
+    return _densenet("densenet161", 48, (6, 12, 36, 24), 96, weights, **kwargs)
+
+
+@register_model()
+def densenet169(*, weights=None, **kwargs) -> DenseNet:
+    """DenseNet-169, 14,149,480 parameters; see :func:`densenet121`."""
+    return _densenet("densenet169", 32, (6, 12, 32, 32), 64, weights, **kwargs)
+
+
+@register_model()
+def densenet201(*, weights=None, **kwargs) -> DenseNet:
+    """DenseNet-201, 20,013,928 parameters; see :func:`densenet121`."""
+    return _densenet("densenet201", 32, (6, 12, 48, 32), 64, weights, **kwargs)

@@ -249,6 +249,26 @@ def resnet101(*, weights=None, **kwargs) -> ResNet:
     return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], weights, **kwargs)
 
 
+@register_model()
+def resnet152(*, weights=None, **kwargs) -> ResNet:
+    """ResNet-152: Bottlenecks [3, 8, 36, 3], 60,192,808 parameters; see :func:`resnet18`."""
+    return _resnet("resnet152", Bottleneck, [3, 8, 36, 3], weights, **kwargs)
+
+
+@register_model()
+def resnext50_32x4d(*, weights=None, **kwargs) -> ResNet:
+    """ResNeXt-50 32x4d: resnet50 with 32-group 3x3 convolutions 4 channels wide per group,
+    25,028,904 parameters; see :func:`resnet18`."""
+    return _resnet("resnext50_32x4d", Bottleneck, [3, 4, 6, 3], weights, groups=32, width_per_group=4, **kwargs)
+
+
+@register_model()
+def wide_resnet50_2(*, weights=None, **kwargs) -> ResNet:
+    """Wide ResNet-50-2: resnet50 with bottlenecks twice as wide, 68,883,240 parameters; see
+    :func:`resnet18`."""
+    return _resnet("wide_resnet50_2", Bottleneck, [3, 4, 6, 3], weights, width_per_group=128, **kwargs)
+
+
 @register_model(input_size=(3, 32, 32))
 def resnet18_cifar(*, weights=None, num_classes: int = 10, **kwargs) -> ResNet:
     """ResNet-18 for 32x32 images (CIFAR): a 3x3 stride-1 stem and no max-pool, so the stages see

@@ -625,9 +625,7 @@ def _same_taps(t, want, n):
     """Whether two tap sets sample the same weighted inputs (as dense (out, in) matrices)."""
     if len(t.index) != len(want.index):
         return False
-    return np.allclose(
-        _upsample._taps_matrix(t, n, np, np.float64), _upsample._taps_matrix(want, n, np, np.float64), atol=1e-6
-    )
+    return np.allclose(_upsample._taps_matrix(t, n), _upsample._taps_matrix(want, n), atol=1e-6)
 
 
 def _resample(ex, args, kwargs, out):
@@ -649,7 +647,7 @@ def _resample(ex, args, kwargs, out):
     # any other sampling (bicubic, anti-aliased, nearest-exact): one (in, out) matrix per axis
     y = xv
     for axis in range(n):
-        matrix = _upsample._taps_matrix(taps[axis], in_size[axis], np, out.data.dtype)
+        matrix = _upsample._taps_matrix(taps[axis], in_size[axis]).astype(out.data.dtype)
         perm = list(range(x.ndim))
         a = x.ndim - n + axis
         perm[-1], perm[a] = perm[a], perm[-1]

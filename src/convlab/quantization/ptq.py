@@ -56,16 +56,16 @@ def _unsupported(name, module, why=""):
     )
 
 
-def _layers(model):
+def sequential_layers(model, name="quantize"):
     """``[(name, module)]`` of a Sequential, nested Sequentials flattened (names joined by dots)."""
     if not isinstance(model, nn.Sequential):
-        raise TypeError(f"quantize(): expected an nn.Sequential (a chain of layers), got {type(model).__name__}")
+        raise TypeError(f"{name}(): expected an nn.Sequential (a chain of layers), got {type(model).__name__}")
     out = []
-    for name, module in model.named_children():
+    for child, module in model.named_children():
         if isinstance(module, nn.Sequential):
-            out += [(f"{name}.{sub}", m) for sub, m in _layers(module)]
+            out += [(f"{child}.{sub}", m) for sub, m in sequential_layers(module, name)]
         else:
-            out.append((name, module))
+            out.append((child, module))
     return out
 
 
@@ -73,11 +73,11 @@ def _check_weighted(name, module):
     if isinstance(module, nn.Conv2d):
         if module.groups != 1 or module.padding_mode != "zeros":
             raise _unsupported(name, module, " (only groups=1 with zero padding)")
-    elif type(module) is not nn.Linear:
+    elif not isinstance(module, nn.Linear):
         raise _unsupported(name, module)
 
 
-def _groups(layers):
+def layer_groups(layers):
     """``[(name, head, followers)]``: each Conv2d/Linear with the BatchNorm/ReLU run after it, and
     every other layer alone; dropout and identity layers dropped; unsupported layers refused."""
     groups, i = [], 0
@@ -113,6 +113,12 @@ def fold_layer(layer, followers):
     with the BatchNorm (eval statistics) and ReLU modules ``followers`` folded into it:
     ``followers(layer(x)) == clamp(conv_or_linear(x, weight, bias), clamp_min, clamp_max)`` per
     output channel."""
+    return _fold(layer, followers)[1:]
+
+
+def _fold(layer, followers):
+    """``(a, weight, bias, clamp_min, clamp_max)`` of :func:`fold_layer`, ``a`` the factor
+    each output channel's weights were multiplied by."""
     w = _array(layer.weight).astype(np.float64)
     c = w.shape[0]
     a = np.ones(c)
@@ -130,7 +136,7 @@ def fold_layer(layer, followers):
             new_lo, new_hi = np.where(s >= 0, lo * s, hi * s) + t, np.where(s >= 0, hi * s, lo * s) + t
         lo, hi = np.where(s == 0, -np.inf, new_lo), np.where(s == 0, np.inf, new_hi)
         a, b = a * s, b * s + t
-    return w * a.reshape(-1, *[1] * (w.ndim - 1)), b, lo, hi
+    return a, w * a.reshape(-1, *[1] * (w.ndim - 1)), b, lo, hi
 
 
 def quantize_weight(w, per_channel=True):
@@ -194,7 +200,7 @@ def quantize(model, calibration_loader, per_channel=True, observer="minmax", num
     """
     if observer not in _OBSERVERS:
         raise ValueError(f"quantize(): observer must be one of {', '.join(map(repr, _OBSERVERS))}, got {observer!r}")
-    groups = _groups(_layers(model))
+    groups = layer_groups(sequential_layers(model))
     if not groups:
         raise ValueError("quantize(): the model has no layer to quantise")
 
@@ -202,7 +208,6 @@ def quantize(model, calibration_loader, per_channel=True, observer="minmax", num
         return _OBSERVERS[observer](reduce_range=True)
 
     input_observer, observers = make_observer(), [make_observer() for _ in groups]
-    input_shapes = [None] * len(groups)
     was_training = [(m, m.training) for m in model.modules()]
     seen = 0
     try:
@@ -212,7 +217,6 @@ def quantize(model, calibration_loader, per_channel=True, observer="minmax", num
                 x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, np.float32))
                 input_observer(x)
                 for i, (_, head, followers) in enumerate(groups):
-                    input_shapes[i] = tuple(x.shape[1:])
                     for module in (head, *followers):
                         x = module(x)
                     observers[i](x)
@@ -224,37 +228,34 @@ def quantize(model, calibration_loader, per_channel=True, observer="minmax", num
         raise ValueError("quantize(): the calibration loader yielded no batch")
     scale, zero_point = (v.numpy()[0] for v in input_observer.calculate_qparams())
     modules = [("quant", q.Quantize(scale, zero_point))]
-    for i, ((name, head, followers), obs) in enumerate(zip(groups, observers)):
+    for (name, head, followers), obs in zip(groups, observers):
         scale, zero_point = (v.numpy()[0] for v in obs.calculate_qparams())
-        # a Linear reading a flattened (C, H, W) map gets the map's shape: it reads it channels-last
-        flattened = i > 0 and isinstance(groups[i - 1][1], nn.Flatten) and len(input_shapes[i - 1]) == 3
-        input_map = input_shapes[i - 1] if flattened else None
-        modules.append(
-            (name.replace(".", "_"), _convert(head, followers, scale, zero_point, per_channel, input_map, name))
-        )
+        modules.append((name.replace(".", "_"), convert_group(name, head, followers, scale, zero_point, per_channel)))
     modules.append(("dequant", q.DeQuantize()))
     return q.QuantizedSequential(modules).eval()
 
 
-def _convert(head, followers, scale, zero_point, per_channel, input_map, name):
-    """The int8 module for one group (``scale``/``zero_point``: its output's qparams)."""
-    if isinstance(head, nn.Conv2d):
-        w, b, lo, hi = fold_layer(head, followers)
-        wq, ws = quantize_weight(w, per_channel)
+def convert_group(name, head, followers, scale, zero_point, per_channel=True, weight_scale=None):
+    """The int8 module for one group of :func:`layer_groups` (``scale``/``zero_point``: its
+    output's qparams; ``weight_scale``: the per-channel scales of the unfolded weight, as QAT
+    learned them, else the folded weight's own)."""
+    if isinstance(head, (nn.Conv2d, nn.Linear)):
+        a, w, b, lo, hi = _fold(head, followers)
+        if weight_scale is None:
+            wq, ws = quantize_weight(w, per_channel)
+        else:  # BatchNorm's factor a scales each channel's grid: the codes stay those QAT trained with
+            ws = (np.broadcast_to(weight_scale, a.shape) * np.abs(a)).astype(np.float32)
+            inv = (np.float32(1) / ws).reshape(-1, *[1] * (w.ndim - 1))
+            wq = np.clip(np.rint(w.astype(np.float32) * inv), *q.WEIGHT_RANGE).astype(np.int8)
+        if isinstance(head, nn.Linear):
+            return q.QuantizedLinear(wq, ws, b, lo, hi, scale, zero_point)
         padding = head.padding
         if isinstance(padding, str):
             if padding == "same" and any(k % 2 == 0 for k in head.kernel_size):
                 raise _unsupported(name, head, " (padding='same' with an even kernel)")
-            padding = (
-                (0, 0)
-                if padding == "valid"
-                else tuple(d * (k - 1) // 2 for d, k in zip(head.dilation, head.kernel_size))
-            )
+            padding = (0, 0) if padding == "valid" else tuple(
+                d * (k - 1) // 2 for d, k in zip(head.dilation, head.kernel_size))
         return q.QuantizedConv2d(wq, ws, b, lo, hi, scale, zero_point, head.stride, padding, head.dilation)
-    if isinstance(head, nn.Linear):
-        w, b, lo, hi = fold_layer(head, followers)
-        wq, ws = quantize_weight(w, per_channel)
-        return q.QuantizedLinear(wq, ws, b, lo, hi, scale, zero_point, input_map=input_map)
     if isinstance(head, nn.MaxPool2d):
         return q.QuantizedMaxPool2d(head.kernel_size, head.stride, head.padding, head.dilation, head.ceil_mode)
     if isinstance(head, nn.Flatten):
@@ -271,7 +272,7 @@ _SPEC_ATTRS = {
     "QuantizedFlatten": (),
     "QuantizedReLU": (),
     "QuantizedConv2d": ("stride", "padding", "dilation"),
-    "QuantizedLinear": ("input_map",),
+    "QuantizedLinear": (),
     "QuantizedMaxPool2d": ("kernel_size", "stride", "padding", "dilation", "ceil_mode"),
 }
 

@@ -282,23 +282,15 @@ class QuantizedLinear(_QuantizedWeighted):
     """An int8 fully connected layer with its folded BatchNorm1d/ReLU (buffers as
     :class:`QuantizedConv2d`, ``weight`` int8 ``(out_features, in_features)``).
 
-    ``input_map``: ``(C, H, W)`` when the input is a flattened channels-last map: the weight's
-    columns (PyTorch's ``(c, h, w)`` order) are then read in ``(h, w, c)`` order, so the map is
-    never transposed.
-
     Shape: ``QActivation (N, in_features)`` -> ``QActivation (N, out_features)``.
     """
 
-    def __init__(self, weight, weight_scale, bias, clamp_min, clamp_max, scale, zero_point, input_map=None):
+    def __init__(self, weight, weight_scale, bias, clamp_min, clamp_max, scale, zero_point):
         super().__init__()
-        self.input_map = None if input_map is None else tuple(int(v) for v in input_map)
         self._init_state(weight, weight_scale, bias, clamp_min, clamp_max, scale, zero_point)
 
     def _weight_matrix(self):
         w = self.weight.numpy()
-        if self.input_map is not None:
-            c, h, wd = self.input_map
-            w = w.reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
         return w.reshape(*w.shape, 1, 1)
 
     def _shape_repr(self):
@@ -358,11 +350,13 @@ class QuantizedMaxPool2d(Module):
 
 
 class QuantizedFlatten(Module):
-    """``(N, H, W, C)`` codes -> ``(N, H*W*C)`` (channels-last order; the next linear layer's
-    weight columns are permuted to match)."""
+    """``(N, H, W, C)`` codes -> ``(N, C*H*W)`` in PyTorch's ``(c, h, w)`` order (one small
+    uint8 copy; the next layer's weight stays as trained)."""
 
     def forward(self, x):
-        data = x.data if x.data.ndim == 2 else x.data[..., : x.channels]
+        if x.data.ndim == 2:
+            return x
+        data = x.data[..., : x.channels].transpose(0, 3, 1, 2)
         return QActivation(np.ascontiguousarray(data).reshape(data.shape[0], -1), x.scale, x.zero_point)
 
 

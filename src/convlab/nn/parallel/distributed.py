@@ -27,6 +27,7 @@ with collectives the user calls on the default group.
 from __future__ import annotations
 
 import contextlib
+import weakref
 
 import numpy as np
 
@@ -71,6 +72,11 @@ def broadcast_coalesced(tensors, comm, mpi, src: int = 0) -> None:
             t.data[...] = flat[offset:offset + n].reshape(t.data.shape)
             t._version += 1
             offset += n
+
+
+def _remove_all(handles) -> None:
+    for handle in handles:
+        handle.remove()
 
 
 class DistributedDataParallel(Module):
@@ -136,7 +142,17 @@ class DistributedDataParallel(Module):
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 self._where[id(p)] = (b, i)
-        self._hook_handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
+        # the hooks hold the DDP weakly and are removed when it is collected: a replaced wrapper
+        # leaves no hook behind on the module's parameters (which outlive it)
+        ref = weakref.ref(self)
+
+        def grad_ready(param):
+            ddp = ref()
+            if ddp is not None:
+                ddp._grad_ready(param)
+
+        handles = [p.register_post_accumulate_grad_hook(grad_ready) for p in params]
+        weakref.finalize(self, _remove_all, handles)
         self._reset_pass()
 
     def _module_buffers(self) -> list:
