@@ -91,4 +91,10 @@ def test_pool_shape_values_and_gradients_match_torch(case):
             except ValueError:
                 continue
             raise AssertionError(f"convlab accepted {ours.__name__}({kw}) on {x_shape}, which PyTorch refuses")
+        try:
+            ours(convlab.tensor(x), **kw)
+        except ValueError as error:  # deliberate: a dilated window over padding only, where PyTorch gives -inf
+            assert "contain only padding" in str(error)
+            assert np.isinf(theirs(torch.from_numpy(x), **kw).numpy()).any()
+            continue
         check(lambda t: ours(t, **kw), lambda t: theirs(t, **kw), x)
