@@ -8,6 +8,7 @@ OpenMP threads still spinning from the previous block.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 PAUSE_S = 0.15
@@ -34,11 +35,35 @@ def compare(convlab_fn, torch_fn, repeat: int = 5, rounds: int = 3) -> tuple[flo
     return t_cl, t_th
 
 
+def cpu_description() -> str:
+    """The CPU's model name and the vector ISA each library runs on (speed ratios depend on both)."""
+    import platform
+
+    import torch
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    numba_cpu = os.environ.get("NUMBA_CPU_NAME", "host")
+    return f"{model}, {isa}; numba target {numba_cpu}, torch {torch.backends.cpu.get_cpu_capability()}"
+
+
 def report_header(title: str) -> None:
     import numpy
     import torch
 
     print(f"# {title}")
+    print(f"# CPU: {cpu_description()}")
     print(f"# numpy {numpy.__version__}, torch {torch.__version__} (threads {torch.get_num_threads()})")
     print(f"{'case':<44} {'convlab ms':>11} {'torch ms':>10} {'ratio':>7}  extra")
 

@@ -123,11 +123,33 @@ def test_targeted_least_likely_and_by_function(models, batch):
     np.testing.assert_allclose(attack(x, y).numpy(), expected, rtol=0, atol=1e-6)
 
 
+def test_targeted_random(models, batch):
+    x, y = batch
+    attack = attacks.PGD(models[1], eps=0.1, alpha=0.02, steps=2, random_start=False)
+    attack.set_mode_targeted_random(quiet=True)
+    assert attack.get_mode() == "targeted(random)"
+    targets = np.concatenate([attack.get_target_label(x, y) for _ in range(50)])
+    assert not np.any(targets == np.tile(y, 50)) and set(targets.tolist()) == set(range(CLASSES))
+    convlab.manual_seed(5)
+    first = attack(x, y).numpy()
+    convlab.manual_seed(5)
+    np.testing.assert_array_equal(attack(x, y).numpy(), first)
+
+
 def test_deepfool_has_no_targeted_mode(models):
     with pytest.raises(ValueError, match="Targeted mode is not supported"):
         torchattacks.DeepFool(models[0]).set_mode_targeted_by_label()
     with pytest.raises(ValueError, match=r"DeepFool: targeted mode is not supported \(modes: default\)"):
         attacks.DeepFool(models[1]).set_mode_targeted_by_label()
+
+
+def test_attack_inside_no_grad(models, batch):
+    """An attack needs gradients even when called from evaluation code under no_grad()."""
+    x, y = batch
+    attack = attacks.FGSM(models[1], eps=0.05)
+    expected = attack(x, y).numpy()
+    with convlab.no_grad():
+        np.testing.assert_array_equal(attack(x, y).numpy(), expected)
 
 
 def test_bim_steps_zero_uses_the_papers_rule(models):
@@ -363,10 +385,11 @@ def test_trainer_adversary_replaces_every_batch():
 def test_cli_adversarial_training_and_robustness(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--dataset", "digits", "--epochs", "1", "--limit", "256", "--adversarial", "pgd", "--eps",
-                 "0.1", "--steps", "2", "--out", str(out), "--no-progress"]) == 0
+                 "0.1", "--steps", "2", "--robust-eval", "100", "--out", str(out), "--no-progress"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert 0 <= results["test_robust_accuracy"] <= 1 and 0 <= results["test_accuracy"] <= 1
     assert results["robust_attack"] == "PGD-10 eps=0.1 alpha=0.025 random start"
+    assert results["robust_test_images"] == 100
     config = convlab.load(out / "best.safetensors")["config"]
     assert (config["adversarial"], config["eps"], config["steps"]) == ("pgd", 0.1, 2)
     capsys.readouterr()

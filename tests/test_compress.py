@@ -108,6 +108,22 @@ def test_resnet18_shrinks_its_blocks_inner_convolutions(rng):
     assert reduced.total_mult_adds < 0.8 * full.total_mult_adds
 
 
+def test_layers_that_would_not_keep_a_pruned_channel_zero_stop_the_chain():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sigmoid(), nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4, affine=False),
+                        nn.Conv2d(4, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 1))  # fmt: skip
+    assert list(compress.channel_plan(net, 0.5)) == ["4"]
+    small = compress.shrink_channels(net, 0.5)
+    assert small[4].out_channels == 1 and small[6].in_channels == 1 and small[2].out_channels == 4
+
+
+def test_summary_counts_a_pruned_layer_like_the_dense_one():
+    conv = nn.Conv2d(3, 8, 3)
+    dense = convlab.summary(conv, (1, 3, 10, 10), verbose=0)
+    prune.l1_unstructured(conv, "weight", 0.5)
+    pruned = convlab.summary(conv, (1, 3, 10, 10), verbose=0)
+    assert (pruned.total_params, pruned.total_mult_adds) == (dense.total_params, dense.total_mult_adds)
+
+
 def test_shrink_channels_bad_input():
     net = convlab.models.fmnist_cnn()
     for amount, error, message in (

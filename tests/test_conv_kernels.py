@@ -11,9 +11,15 @@ from parity import check, gradcheck
 
 import convlab
 import convlab.nn.functional as F
-from convlab.ops import _conv_kernels, conv
+from convlab.backend import cpu_kernels
+from convlab.ops import conv
 
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+_conv_kernels = pytest.importorskip("convlab.ops._conv_kernels", reason="numba is not installed")
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Using padding='same'"),
+    pytest.mark.skipif(not cpu_kernels.enabled(), reason="compiled kernels unavailable or CONVLAB_KERNELS=0"),
+]
 CONV = {1: (F.conv1d, TF.conv1d), 2: (F.conv2d, TF.conv2d)}
 
 
@@ -153,7 +159,7 @@ def test_strided_input_gradient_phases(seed, n, kernel_calls, monkeypatch):
     """Stride > 1 with 16k input channels: the input gradient is computed phase by phase on the
     compiled kernel, never by col2im (strides, dilations and paddings that leave some phases
     without taps or without positions)."""
-    monkeypatch.setattr(conv, "_conv_col2im_grad", None)
+    monkeypatch.setattr(conv.gemm, "_conv_col2im_grad", None)
     rng = np.random.default_rng(300 + 10 * n + seed)
     kernel = tuple(int(k) for k in rng.integers(1, 6, n))
     stride = tuple(int(s) for s in rng.integers(2, 4, n))

@@ -125,6 +125,7 @@ CNN_CASES = {
     "grad_cam": lambda lib, m, x: lib.LayerGradCam(m, m[4]).attribute(x, target=[0, 2]),
     "grad_cam_relu": lambda lib, m, x: lib.LayerGradCam(m, m[1]).attribute(x, target=3, relu_attributions=True),
     "grad_cam_channels": lambda lib, m, x: lib.LayerGradCam(m, m[4]).attribute(x, target=3, attr_dim_summation=False),
+    "grad_cam_layer_input": lambda lib, m, x: lib.LayerGradCam(m, m[4]).attribute(x, target=2, attribute_to_layer_input=True),
     "guided_grad_cam": lambda lib, m, x: lib.GuidedGradCam(m, m[4]).attribute(x, target=1),
     "guided_grad_cam_bilinear": lambda lib, m, x: lib.GuidedGradCam(m, m[4]).attribute(x, 1, None, "bilinear"),
 }
@@ -233,6 +234,24 @@ def test_noise_tunnel_equals_captum(cnn, monkeypatch, nt_type):
     assert len(drawn) == 4
     for got, expected in zip(ours, theirs):
         _close(got, expected)
+
+
+def test_noise_tunnel_draws_baselines_from_the_distribution(cnn):
+    """Baselines drawn from a distribution whose samples are all the same baseline give the
+    result of that baseline (same seed, same noise)."""
+    _, c, x = cnn
+    x = convlab.tensor(x)
+    b = np.random.default_rng(5).standard_normal((1, 3, 8, 8))
+    results = []
+    for baselines, draw in [(np.repeat(b, 3, 0), True), (b, False)]:
+        convlab.manual_seed(7)
+        results.append(
+            explain.NoiseTunnel(explain.IntegratedGradients(c)).attribute(
+                x, nt_samples=3, stdevs=0.1, target=1, baselines=convlab.tensor(baselines), n_steps=4,
+                draw_baseline_from_distrib=draw,
+            ).numpy()
+        )  # fmt: skip
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-15)
 
 
 # ---------------------------------------------------------------- Grad-CAM++

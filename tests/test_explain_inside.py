@@ -262,6 +262,9 @@ def test_activation_maximization_is_seeded_and_increases_the_objective():
     for param in ("fourier", "pixel"):
         image = explain.activation_maximization(model, "4", channel=2, param=param, **still)
         assert channel_mean(image) > channel_mean(start) + 0.04
+    unit = explain.activation_maximization(model, "4", channel=2, unit=(1, 2), param="pixel", **still)
+    at_unit = explain.feature_maps(model, convlab.tensor(unit[None]), "4")["4"].numpy()[0, 2, 1, 2]
+    assert at_unit > explain.feature_maps(model, convlab.tensor(start[None]), "4")["4"].numpy()[0, 2, 1, 2] + 0.1
     classes = explain.activation_maximization(model, class_index=[0, 2], **kwargs)
     assert classes.shape == (2, 3, 10, 10)
     with convlab.no_grad():

@@ -435,6 +435,7 @@ def test_fused_kernels_equal_the_array_code_bit_for_bit(name, kwargs, dtype, mon
         np.testing.assert_array_equal(fused_value, array_value)
 
 
+@pytest.mark.skipif(not cpu_kernels.enabled(), reason="compiled kernels unavailable or CONVLAB_KERNELS=0")
 def test_fused_kernel_is_used_for_contiguous_cpu_params_only(monkeypatch):
     calls = []
     real_get = _kernels.get

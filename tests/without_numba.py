@@ -1,15 +1,18 @@
 """Run pytest as on a machine where numba has no wheel: importing numba or llvmlite fails.
 
-    python tests/without_numba.py [pytest arguments]
+    python tests/without_numba.py [pytest arguments]          # e.g. the whole suite
+    PYTHONPATH=tests python -m pytest -p without_numba [...]  # the same, as a plugin
 
-A meta-path finder installed before anything else is imported refuses both packages (and their
-submodules), so convlab must import and run every op on its NumPy path. ``block()`` is also used
-by tests that start such an interpreter themselves.
+Imported as a pytest plugin (``-p without_numba``, also in every xdist worker), it installs a
+meta-path finder that refuses both packages (and their submodules) before anything else is
+imported, so convlab must import and run every op on its NumPy path. ``block()`` is also used by
+tests that start such an interpreter themselves.
 """
 
 from __future__ import annotations
 
 import importlib.abc
+import os
 import sys
 
 BLOCKED = ("numba", "llvmlite")
@@ -23,6 +26,8 @@ class _Blocker(importlib.abc.MetaPathFinder):
 
 def block() -> None:
     """Make every later ``import numba`` / ``import llvmlite`` fail (they must not be loaded yet)."""
+    if any(isinstance(finder, _Blocker) for finder in sys.meta_path):
+        return
     loaded = [name for name in sys.modules if name.partition(".")[0] in BLOCKED]
     if loaded:
         raise RuntimeError(f"without_numba.block(): already imported: {loaded}")
@@ -30,7 +35,10 @@ def block() -> None:
 
 
 if __name__ == "__main__":
-    block()
     import pytest
 
-    sys.exit(pytest.main(sys.argv[1:]))
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))  # xdist workers
+    sys.exit(pytest.main(["-p", "without_numba", *sys.argv[1:]]))
+else:  # imported as a pytest plugin (or by a test): block now, before convlab is imported
+    block()

@@ -11,6 +11,7 @@ Examples::
     convlab train --dataset orientation             # seed 000's line-orientation CNN
     convlab train --resume runs/<run>/last.safetensors
     convlab eval runs/<run>/best.safetensors
+    convlab robustness runs/<run>/best.safetensors    # attacks, corruptions (see docs/robustness.md)
     convlab predict runs/<run>/best.safetensors shoe.png --invert
     convlab summary fmnist_cnn
     convlab receptive-field fmnist_cnn

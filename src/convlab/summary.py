@@ -368,7 +368,7 @@ def _mult_adds(module, inputs, output) -> int:
     if not outputs:
         return 0
     out_shape = outputs[0].shape
-    weight = module._parameters.get("weight")
+    weight = getattr(module, "weight", None)  # an attribute, not a parameter, once pruned
     if getattr(module, "kernel_size", None) is not None and weight is not None and weight.ndim >= 3:
         grid = ins[0].shape if getattr(module, "transposed", False) and ins else out_shape
         return count * out_shape[0] * math.prod(grid[2:])

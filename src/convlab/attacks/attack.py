@@ -24,6 +24,7 @@ import numbers
 
 import numpy as np
 
+from .. import _random
 from ..autograd import enable_grad
 from ..autograd import grad as autograd_grad
 from ..backend import array_module, to_numpy
@@ -96,6 +97,12 @@ class Attack:
         self._set_mode_targeted("targeted(custom)", quiet)
         self._target_map_function = target_map_function
 
+    def set_mode_targeted_random(self, quiet: bool = False) -> None:
+        """Targeted attack towards a class drawn uniformly among each image's other classes
+        (from convlab's generator, ``convlab.manual_seed``)."""
+        self._set_mode_targeted("targeted(random)", quiet)
+        self._target_map_function = self._random_target_label
+
     def set_mode_targeted_least_likely(self, kth_min: int = 1, quiet: bool = False) -> None:
         """Targeted attack towards each image's ``kth_min``-th least likely class (other than its label)."""
         if not isinstance(kth_min, numbers.Integral) or kth_min < 1:
@@ -112,6 +119,11 @@ class Attack:
         if self.attack_mode == "targeted(label)":
             return labels
         return array_module(labels).asarray(self._target_map_function(images, labels))
+
+    def _random_target_label(self, images, labels):
+        classes = self._logits_no_grad(images).shape[1]
+        offset = _random.integers(1, classes, labels.shape, labels.dtype, self.device)  # never 0: not the label
+        return (labels + offset) % classes
 
     def _least_likely_label(self, images, labels):
         logits = self._logits_no_grad(images)

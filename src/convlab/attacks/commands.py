@@ -37,13 +37,15 @@ def add_adversarial_options(parser) -> None:
                         "units of [0, 1] images (default 0.1)")
     parser.add_argument("--steps", type=positive_int, default=7, help="PGD steps per batch, step size 2.5 eps / "
                         "steps (default 7)")
+    parser.add_argument("--robust-eval", type=positive_int, metavar="N", help="measure the robust test accuracy on "
+                        "the first N test images only (default: all; PGD-10 costs 11 passes per image)")
 
 
 def adversarial_config(args) -> dict:
     """The run's adversarial settings (stored in its config; empty when not adversarial)."""
     if getattr(args, "adversarial", None) is None:
         return {}
-    return {"adversarial": args.adversarial, "eps": args.eps, "steps": args.steps}
+    return {"adversarial": args.adversarial, "eps": args.eps, "steps": args.steps, "robust_eval": args.robust_eval}
 
 
 def adversary_for_run(config: dict, model, recipe):
@@ -63,16 +65,20 @@ def adversary_for_run(config: dict, model, recipe):
 
 
 def robust_results(model, splits: dict, config: dict, recipe, progress: bool = True) -> dict:
-    """For an adversarially trained run: the PGD-10 robust accuracy on the test split at the
-    training ``eps`` (``test_robust_accuracy``) and the attack's description."""
-    from ..data import DataLoader
+    """For an adversarially trained run: the PGD-10 robust accuracy on the test split (its first
+    ``robust_eval`` images if set) at the training ``eps`` (``test_robust_accuracy``), the number
+    of images and the attack's description."""
+    from ..data import DataLoader, Subset
     from .robustness import madry_pgd, robust_accuracy
 
     if config.get("adversarial") is None:
         return {}
+    test = splits["test"]
+    if config.get("robust_eval") is not None:
+        test = Subset(test, np.arange(min(config["robust_eval"], len(test))))
     attack = madry_pgd(model, eps=config["eps"], steps=EVAL_STEPS, normalization=(recipe.mean, recipe.std))
-    accuracy = robust_accuracy(model, DataLoader(splits["test"], batch_size=256), attack, progress=progress)
-    return {"test_robust_accuracy": accuracy,
+    accuracy = robust_accuracy(model, DataLoader(test, batch_size=256), attack, progress=progress)
+    return {"test_robust_accuracy": accuracy, "robust_test_images": len(test),
             "robust_attack": f"PGD-{EVAL_STEPS} eps={config['eps']:g} alpha={attack.alpha:g} random start"}
 
 

@@ -374,9 +374,8 @@ def _accumulate(t, g, handed_out) -> None:
 
 # Imported last: tensor and ops import this module (circular).
 from ..backend import array_module
-from ..ops.elementwise import unbroadcast
 from ..tensor import _ARRAY_TYPES, Tensor
-from .function import _CHANGED_NODES
+from .function import _CHANGED_NODES, unbroadcast
 
 _WEAKREF = weakref.ReferenceType
 # id(leaf tensor) -> its post-accumulate hooks (Tensor.register_post_accumulate_grad_hook); keyed by

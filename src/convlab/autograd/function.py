@@ -155,6 +155,17 @@ class Function:
                 return
 
 
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added to reach ``grad.shape`` from ``shape``."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
 def note_modified_output(t) -> None:
     """Called (by ``Tensor._check_inplace``) when output ``t`` of the node ``t.grad_fn`` is changed
     in place (only possible under ``no_grad``): the node and the nodes that consumed ``t`` find it

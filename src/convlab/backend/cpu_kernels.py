@@ -215,7 +215,8 @@ _tuned_depth = 0
 def tuned():
     """The CPU runtime settings for a training loop, inside the ``with`` block only: the BLAS
     on :func:`blas_threads` threads, glibc's malloc keeping freed blocks of up to 32 MiB (and up
-    to 1 GiB of free heap). Both are restored on exit (glibc to its defaults); blocks nest.
+    to 1 GiB of free heap). Both are undone on exit: the BLAS gets its thread counts back, glibc
+    its default thresholds (128 KiB; no longer adjusted dynamically); blocks nest.
     The Trainer and the ``convlab`` command run inside one; user code may too.
 
     Example::

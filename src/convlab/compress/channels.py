@@ -32,9 +32,10 @@ from ..tensor import Tensor
 
 __all__ = ["channel_plan", "mask_channels", "shrink_channels"]
 
-# layers that act on every channel separately: a pruned (all-zero) channel stays zero through them
+# layers that act on every channel separately and map 0 to 0: a pruned channel stays zero through
+# them (BatchNorm once its affine weight and bias are masked too; not Sigmoid: sigmoid(0) = 0.5)
 _PER_CHANNEL = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish,
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Hardtanh, nn.Hardswish,
     nn.MaxPool2d, nn.AvgPool2d, nn.Dropout, nn.Dropout2d, nn.Identity, nn.BatchNorm2d,
 )  # fmt: skip
 # inside ResNet blocks: (producer conv, its BatchNorm, consumer conv)
@@ -61,6 +62,8 @@ def _chains(model):
                     continue
                 norms, flattened = [], False
                 for next_name, following in children[i + 1 :]:
+                    if isinstance(following, nn.BatchNorm2d) and not following.affine:
+                        break  # it would turn a zero channel into -mean / std, which the consumer reads
                     if isinstance(following, nn.BatchNorm2d):
                         norms.append(dotted + next_name)
                     if isinstance(following, _PER_CHANNEL):

@@ -141,11 +141,16 @@ def capture_layers(layers, attribute_to_layer_input: bool = False, requires_grad
 
 
 @contextlib.contextmanager
-def leave_no_trace(*modules):
+def leave_no_trace(*modules, freeze_parameters: bool = False):
     """Restore ``modules`` (and their submodules) on exit, even after an exception: the hooks
     (any added inside are removed), every module's train/eval mode, every parameter's
     ``requires_grad`` flag and ``.grad``, and the buffers' values (a BatchNorm in training mode
-    updates its running statistics on each forward pass)."""
+    updates its running statistics on each forward pass).
+
+    With ``freeze_parameters`` the parameters do not require grad inside the block, so a pass
+    that differentiates only inputs or activations neither records nor keeps what weight
+    gradients would need (the layers before the first tensor that requires grad are not
+    recorded at all)."""
     seen, state = set(), []
     for root in modules:
         if root is None:
@@ -156,9 +161,13 @@ def leave_no_trace(*modules):
             seen.add(id(module))
             hooks = {name: set(getattr(module, name)) for name in _HOOK_DICTS}
             params = [(p, p.requires_grad, p.grad) for p in module.parameters(recurse=False)]
-            buffers = [(b, b.data.copy()) for b in module.buffers(recurse=False)]
+            buffers = [(b, b.data, b.data.copy()) for b in module.buffers(recurse=False)]
             state.append((module, module.training, hooks, params, buffers))
     try:
+        if freeze_parameters:
+            for *_, params, _ in state:
+                for p, _, _ in params:
+                    p.requires_grad = False
         yield
     finally:
         for module, training, hooks, params, buffers in state:
@@ -172,8 +181,7 @@ def leave_no_trace(*modules):
             for p, flag, grad in params:
                 p.requires_grad = flag
                 p.grad = grad
-            for b, data in buffers:
-                if b.data.shape == data.shape and b.data.dtype == data.dtype:
-                    b.data[...] = data
-                else:
+            for b, array, data in buffers:
+                # untouched buffers keep their array (it may be a read-only checkpoint mapping)
+                if b.data is not array or not (array == data).all():
                     b.data = data

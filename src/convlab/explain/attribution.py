@@ -281,7 +281,8 @@ class Attribution:
         return False
 
     def _no_trace(self, *modules):
-        return leave_no_trace(owning_module(self.forward_func), *modules)
+        # Attributions differentiate inputs and activations, never weights.
+        return leave_no_trace(owning_module(self.forward_func), *modules, freeze_parameters=True)
 
 
 class GradientAttribution(Attribution):

@@ -242,7 +242,8 @@ def plot_kernel_spectrum(layer_or_weight, size: int = 32, max_kernels: int = 16,
         spectrum_ax.set_yticks([-0.5, 0, 0.5])
         spectrum_ax.tick_params(labelsize=6)
         spectrum_ax.set_title("|DFT|", fontsize=8)
-    fig.suptitle(title or "kernels and their spectra (cycles/pixel, 0 at the centre)", fontsize=10)
+    separator = " " if ncols >= 4 else "\n"  # a narrow figure gets a two-line title
+    fig.suptitle(title or f"kernels and their spectra{separator}(cycles/pixel, 0 at the centre)", fontsize=10)
     return fig
 
 

@@ -134,13 +134,14 @@ def activation_maximization(model: Module, layer=None, channel=None, unit=None, 
                             progress: bool = True) -> np.ndarray:
     """The input image that maximises a unit, a channel, a whole layer or a class score.
 
-    The objective is the mean (or, with ``objective="energy"``, the mean square) of ``layer``'s output over the batch and the map, restricted to
-    ``channel`` (and to the map position ``unit``) when given; with ``class_index`` (and no
-    ``layer``) it is the model's output for that class (the logit). Each of ``steps`` Adam steps
-    ascends ``objective - l2 * mean((x - 0.5)^2) - tv * TV(x)`` on the image ``x`` in [0, 1],
-    seen by the model through a random shift (up to ``jitter`` pixels), scale and rotation.
-    The forward pass stops at ``layer``. The model's parameters get no gradient and the model is
-    left as it was (hooks, modes, buffers, ``requires_grad``, random state), even after an error.
+    The objective is the mean (with ``objective="energy"``, the mean square) of ``layer``'s output
+    over the map, restricted to ``channel`` (and to the map position ``unit``) when given; with
+    ``class_index`` (and no ``layer``) it is the model's output for that class (the logit). Each of
+    ``steps`` Adam steps ascends ``objective - l2 * mean((x - 0.5)^2) - tv * TV(x)`` on the image
+    ``x`` in [0, 1], seen by the model through a random shift (up to ``jitter`` pixels), scale and
+    rotation. The forward pass stops at ``layer``. The model's parameters get no gradient and the
+    model is left as it was (hooks, modes, buffers, ``requires_grad``, random state), even after
+    an error.
 
     Args:
         model: the model.

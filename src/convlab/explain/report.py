@@ -31,6 +31,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 
 import numpy as np
 
@@ -59,8 +60,10 @@ def _heat_map(ax, attr: np.ndarray, picture: np.ndarray, title: str) -> None:
         ax.set_yticks([])
         ax.set_title(f"{title}\n(no positive evidence)", fontsize=7)
         return
-    visualize_image_attr(attr[:, :, None], picture, method="blended_heat_map", sign="positive", cmap="jet",
-                         plt_fig_axis=(ax.figure, ax), outlier_perc=1, use_pyplot=False)
+    with warnings.catch_warnings():  # a confident prediction's probability barely drops: tiny values, still a map
+        warnings.simplefilter("ignore", UserWarning)
+        visualize_image_attr(attr[:, :, None], picture, method="blended_heat_map", sign="positive", cmap="jet",
+                             plt_fig_axis=(ax.figure, ax), outlier_perc=1, use_pyplot=False)
     ax.set_title(title, fontsize=7)
 
 
@@ -68,32 +71,30 @@ class _Report:
     """Collects the sections (HTML fragments) and writes each figure's PNG."""
 
     def __init__(self, out_dir: str):
-        self.out_dir, self.sections, self.figures = out_dir, [], []
+        self.out_dir, self.sections = out_dir, []
 
     def figure(self, fig, name: str, alt: str) -> str:
+        """Write ``fig`` as ``name.png`` and embed it."""
         path = os.path.join(self.out_dir, f"{name}.png")
         save_figure(fig, path)
-        self.figures.append(path)
-        with open(path, "rb") as f:
-            data = base64.b64encode(f.read()).decode("ascii")
-        return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>' \
-               f"{html.escape(alt)} ({name}.png)</figcaption></figure>"
+        return self.existing(path, name, alt)
 
     def existing(self, source: str, name: str, alt: str) -> str:
-        """Copy a PNG written elsewhere (or already here) into the report as ``name.png`` and embed it."""
+        """Embed a PNG as ``name.png`` of the report, copying it there if it was written elsewhere."""
         from ..io.atomic import write_atomically
 
         path = os.path.join(self.out_dir, f"{name}.png")
         if os.path.abspath(source) != os.path.abspath(path):
             write_atomically(path, lambda tmp: shutil.copyfile(source, tmp), caller="build_report")
-        self.figures.append(path)
         with open(path, "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
         return f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"><figcaption>' \
                f"{html.escape(alt)} ({name}.png)</figcaption></figure>"
 
     def section(self, title: str, text: str, body: str) -> None:
-        self.sections.append(f"<section><h2>{html.escape(title)}</h2><p>{text}</p>{body}</section>")
+        anchor = f"s{len(self.sections) + 1}"
+        markup = f'<section id="{anchor}"><h2>{html.escape(title)}</h2><p>{text}</p>{body}</section>'
+        self.sections.append((anchor, title, markup))
 
     def write(self, title: str) -> str:
         from ..io.atomic import write_atomically
@@ -106,12 +107,14 @@ class _Report:
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }}
 h1 {{ font-size: 1.6em; }} h2 {{ border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }}
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .25em .7em; text-align: left; }}
-th {{ background: #f3f3f3; }} figure {{ display: inline-block; margin: .5em; vertical-align: top; }}
+th {{ background: #f3f3f3; }} .row {{ display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }}
+nav {{ font-size: .95em; }} nav a {{ margin-right: 1em; }} figure {{ display: inline-block; margin: .5em; vertical-align: top; }}
 img {{ max-width: 100%; height: auto; border: 1px solid #eee; }} figcaption {{ font-size: .85em; color: #555; }}
 p {{ max-width: 60em; line-height: 1.4; }}
 </style></head>
 <body><h1>{html.escape(title)}</h1>
-{"".join(self.sections)}
+<nav>{"".join(f'<a href="#{anchor}">{html.escape(name)}</a>' for anchor, name, _ in self.sections)}</nav>
+{"".join(section for *_, section in self.sections)}
 <p style="color:#777">Written by <code>convlab explain</code>; every picture is embedded in this page.</p>
 </body></html>
 """
@@ -155,7 +158,6 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     from tqdm.auto import tqdm
 
     from .. import plots
-    from ..autograd import no_grad
     from ..cli import _load_run
     from ..data import DataLoader
     from ..tensor import Tensor
@@ -205,8 +207,8 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
         best = max(history, key=lambda row: row.get("val_accuracy", 0))
         rows += [("epochs trained", history[-1]["epoch"]),
                  ("best validation accuracy", f"{best.get('val_accuracy', float('nan')):.2%} (epoch {best['epoch']})")]
-    rows += [(f"config: {key}", value) for key, value in config.items()]
-    body = _table(rows)
+    body = f'<div class="row">{_table(rows)}{_table([(f"config: {k}", v) for k, v in config.items()])}</div>'
+
     if history:
         curves = os.path.join(out_dir, "curves.png")
         plots.plot_history(history, curves)
@@ -247,8 +249,7 @@ def build_report(checkpoint, out_dir, images: int = 4, layer: str | None = None,
     # 4. max-activating images
     chosen = []
     if target_layer is not None:
-        with no_grad():
-            out = feature_maps(model, test[0][0].unsqueeze(0), [layer_name])[layer_name]
+        out = feature_maps(model, test[0][0].unsqueeze(0), [layer_name])[layer_name]
         if out.ndim == 4:
             count = out.shape[1]
             chosen = sorted({round(c) for c in np.linspace(0, count - 1, min(channels, count))})

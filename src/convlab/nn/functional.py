@@ -58,7 +58,7 @@ from ..ops.conv import (
 from ..ops.pad import pad
 
 # upsampling
-from ..ops.upsample import interpolate, pixel_shuffle, pixel_unshuffle
+from ..ops.upsample import interpolate, nearest_unpool2d, pixel_shuffle, pixel_unshuffle
 
 # pooling and unpooling
 from ..ops.pool import (
@@ -81,7 +81,6 @@ from ..ops.pool import (
     max_unpool1d,
     max_unpool2d,
     max_unpool3d,
-    nearest_unpool2d,
     spectral_pool2d,
     stochastic_pool2d,
 )

@@ -2,7 +2,7 @@
 
 Broadcasting rule for gradients: if ``a`` of shape ``A`` was broadcast to the output shape
 ``O``, then dL/da is dL/dy summed over the broadcast axes (the leading extra axes and every
-axis where ``A`` has size 1 but ``O`` does not), see :func:`unbroadcast`.
+axis where ``A`` has size 1 but ``O`` does not), see :func:`convlab.autograd.function.unbroadcast`.
 
 Type rule (PyTorch's, :func:`convlab.dtypes.result_type`): operands are converted to the
 result dtype before NumPy sees them, so NumPy's own promotion never applies. Python scalars do
@@ -17,20 +17,9 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..autograd.function import Function
+from ..autograd.function import Function, unbroadcast
 from ..backend import array_module
 from ..tensor import Tensor
-
-
-def unbroadcast(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added to reach ``grad.shape`` from ``shape``."""
-    if grad.shape == tuple(shape):
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
 
 
 def difference_grads(ctx, g):

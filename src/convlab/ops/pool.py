@@ -41,7 +41,7 @@ from .. import _random
 from ..autograd.function import Function
 from ..backend import array_module, cpu_kernels, scatter_add
 from ..tensor import Tensor
-from .conv import _SPATIAL_NAMES, _ntuple, conv_output_size
+from .conv.geometry import _SPATIAL_NAMES, _ntuple, conv_output_size
 
 # dtypes the compiled CPU kernels handle; others (float16, CuPy arrays) take the array-op path
 _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
@@ -1115,33 +1115,6 @@ def bed_of_nails_unpool2d(input, kernel_size):
                   [0., 0., 0., 0.]]]])
     """
     return _bed_of_nails_unpool("bed_of_nails_unpool2d()", input, kernel_size)
-
-
-def nearest_unpool2d(input, kernel_size):
-    """Nearest-neighbour unpooling (seed 001): each value repeated over a ``kernel_size`` block.
-
-    The same as ``F.interpolate(input, scale_factor=kernel_size, mode="nearest")`` (and
-    ``nn.Upsample``), which computes it; this alias names the lecture's third unpooling next to
-    :func:`max_unpool2d` and :func:`bed_of_nails_unpool2d`. Not in PyTorch.
-
-    Shape: ``(N, C, H, W) -> (N, C, H kH, W kW)`` (or unbatched).
-
-    Example::
-
-        >>> F.nearest_unpool2d(convlab.tensor([[[[1.0, 2.0]]]]), 2)
-        tensor([[[[1., 1., 2., 2.],
-                  [1., 1., 2., 2.]]]])
-    """
-    from .upsample import interpolate  # upsample imports this module: import it late
-
-    who = "nearest_unpool2d()"
-    x = _check_input(who, input, 2)
-    kernel = _ntuple(who, "kernel_size", kernel_size, 2)
-    if any(k <= 0 for k in kernel):
-        raise ValueError(f"{who}: kernel_size must be positive, got kernel_size={kernel}")
-    if x.ndim == 3:  # interpolate wants a batch dim
-        return interpolate(x.unsqueeze(0), scale_factor=kernel, mode="nearest").squeeze(0)
-    return interpolate(x, scale_factor=kernel, mode="nearest")
 
 
 def _stochastic_pool(who, input, kernel_size, stride, training):

@@ -48,7 +48,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import array_module, cpu_kernels
 from ..tensor import Tensor
-from .pool import _apply_along_spatial, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
+from .conv.geometry import _ntuple
+from .pool import _apply_along_spatial, _check_input, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d
 
 INTERPOLATE_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 _NEAREST_MODES = ("nearest", "nearest-exact")
@@ -691,3 +692,28 @@ def _check_shuffle_input(who, input):
         raise TypeError(f"{who}: expected input to be a convlab Tensor, got {type(input).__name__}")
     if input.ndim < 3:
         raise ValueError(f"{who}: expected an input with at least 3 dims (*, C, H, W), got shape {tuple(input.shape)}")
+
+
+def nearest_unpool2d(input, kernel_size):
+    """Nearest-neighbour unpooling (seed 001): each value repeated over a ``kernel_size`` block.
+
+    The same as ``F.interpolate(input, scale_factor=kernel_size, mode="nearest")`` (and
+    ``nn.Upsample``), which computes it; this alias names the lecture's third unpooling next to
+    :func:`max_unpool2d` and :func:`bed_of_nails_unpool2d`. Not in PyTorch.
+
+    Shape: ``(N, C, H, W) -> (N, C, H kH, W kW)`` (or unbatched).
+
+    Example::
+
+        >>> F.nearest_unpool2d(convlab.tensor([[[[1.0, 2.0]]]]), 2)
+        tensor([[[[1., 1., 2., 2.],
+                  [1., 1., 2., 2.]]]])
+    """
+    who = "nearest_unpool2d()"
+    x = _check_input(who, input, 2)
+    kernel = _ntuple(who, "kernel_size", kernel_size, 2)
+    if any(k <= 0 for k in kernel):
+        raise ValueError(f"{who}: kernel_size must be positive, got kernel_size={kernel}")
+    if x.ndim == 3:  # interpolate wants a batch dim
+        return interpolate(x.unsqueeze(0), scale_factor=kernel, mode="nearest").squeeze(0)
+    return interpolate(x, scale_factor=kernel, mode="nearest")
