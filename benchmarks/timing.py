@@ -1,6 +1,6 @@
 """Shared timing harness for the benchmarks: the same work in convlab and PyTorch, same run.
 
-Method (see ../shared/DESIGN.md): alternate the two libraries, take the best of several
+Method (see docs/architecture.md): alternate the two libraries, take the best of several
 repetitions, and pause briefly before each timed call so neither pays for the other's BLAS /
 OpenMP threads still spinning from the previous block.
 """

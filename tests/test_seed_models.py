@@ -10,7 +10,7 @@ from convlab import models
 
 
 def _torch_fmnist_cnn():
-    """Seed 004's CNN exactly as ../shared/README.md writes it, in PyTorch."""
+    """Seed 004's CNN exactly as the seed-004 lecture writes it, in PyTorch."""
     return tnn.Sequential(
         tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(32),
         tnn.Conv2d(32, 32, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(32), tnn.MaxPool2d(2), tnn.Dropout(0.25),

@@ -291,7 +291,7 @@ def test_seed_004_keras_table():
         ([64, 14, 14], 36928), ([64, 14, 14], 0), ([64, 14, 14], 256), ([64, 7, 7], 0), ([64, 7, 7], 0),
         ([3136], 0), ([512], 1606144), ([512], 0), ([512], 2048), ([512], 0), ([10], 5130),
     ]  # fmt: skip
-    net = convlab.models.fmnist_cnn()  # as ../shared/README.md specifies it (tests/test_seed_models.py)
+    net = convlab.models.fmnist_cnn()  # as the seed-004 lecture specifies it (tests/test_seed_models.py)
     s = convlab.summary(net, input_size=(1, 1, 28, 28), verbose=0, mode="eval")
     floating_buffers = {name.rpartition(".")[0]: 0 for name, _ in net.named_buffers()}
     for name, b in net.named_buffers():

@@ -80,9 +80,9 @@ def kernel_spectra(model, size) -> np.ndarray:
     conv = next((m for m in model.modules() if isinstance(m, Conv2d)), None)
     if conv is None:
         raise ValueError(f"kernel_spectra(): the model ({type(model).__name__}) has no Conv2d layer")
-    weight = to_numpy(conv.weight.data).astype(np.float64)
-    spectra = np.abs(np.fft.fft2(weight, s=tuple(size), axes=(-2, -1))).mean(axis=1)
-    return np.fft.fftshift(spectra, axes=(-2, -1))
+    from ..explain.filters import kernel_spectrum  # one spectrum for the probe and the explain report
+
+    return kernel_spectrum(conv, size=tuple(size)).mean(axis=1)
 
 
 def _mean_spectrum(images: np.ndarray) -> np.ndarray:
