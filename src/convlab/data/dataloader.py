@@ -193,7 +193,7 @@ def _produce(jobs, build, out: queue.Queue, stop: threading.Event) -> None:
         for k, indices in jobs:
             if not _put(out, stop, (True, build(k, indices))):
                 return
-    except BaseException as error:  # handed to the consumer, raised there
+    except BaseException as error:  # noqa: BLE001 - not swallowed: handed to the consumer and raised there
         _put(out, stop, (False, error))
         return
     _put(out, stop, (True, _DONE))

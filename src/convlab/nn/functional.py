@@ -5,9 +5,6 @@ Every name here has ``torch.nn.functional``'s signature, defaults and output sha
 
 from __future__ import annotations
 
-# linear
-from ..ops.matmul import linear
-
 # activations
 from ..ops.activation import (
     elu,
@@ -27,19 +24,6 @@ from ..ops.activation import (
     tanh,
 )
 
-# losses
-from ..ops.loss import (
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    huber_loss,
-    kl_div,
-    l1_loss,
-    mse_loss,
-    nll_loss,
-    smooth_l1_loss,
-)
-
 # convolution
 from ..ops.conv import (
     conv1d,
@@ -54,11 +38,30 @@ from ..ops.conv import (
     unfold,
 )
 
+# dropout
+from ..ops.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+
+# losses
+from ..ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+
+# linear
+from ..ops.matmul import linear
+
+# normalisation
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
+
 # padding
 from ..ops.pad import pad
-
-# upsampling
-from ..ops.upsample import interpolate, nearest_unpool2d, pixel_shuffle, pixel_unshuffle
 
 # pooling and unpooling
 from ..ops.pool import (
@@ -85,35 +88,90 @@ from ..ops.pool import (
     stochastic_pool2d,
 )
 
-# normalisation
-from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
-
-# dropout
-from ..ops.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+# upsampling
+from ..ops.upsample import interpolate, nearest_unpool2d, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
+    # pooling and unpooling
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    # dropout
+    "alpha_dropout",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    # normalisation
+    "batch_norm",
+    "bed_of_nails_unpool2d",
+    # losses
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    # convolution
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_matrix",
+    "conv_output_shape",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "cross_entropy",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    # activations
+    "elu",
+    "feature_alpha_dropout",
+    "fold",
+    "gelu",
+    "group_norm",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "huber_loss",
+    "instance_norm",
+    # upsampling
+    "interpolate",
+    "kl_div",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
     # linear
     "linear",
-    # activations
-    "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "log_softmax", "prelu", "relu", "relu6",
-    "sigmoid", "silu", "softmax", "softplus", "tanh",
-    # losses
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "huber_loss", "kl_div", "l1_loss",
-    "mse_loss", "nll_loss", "smooth_l1_loss",
-    # convolution
-    "conv1d", "conv2d", "conv3d", "conv_matrix", "conv_output_shape", "conv_transpose1d", "conv_transpose2d",
-    "conv_transpose3d", "fold", "unfold",
+    "local_response_norm",
+    "log_softmax",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+    "mse_loss",
+    "nearest_unpool2d",
+    "nll_loss",
     # padding
     "pad",
-    # upsampling
-    "interpolate", "pixel_shuffle", "pixel_unshuffle",
-    # pooling and unpooling
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-    "adaptive_max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "bed_of_nails_unpool2d", "lp_pool1d", "lp_pool2d",
-    "lp_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
-    "nearest_unpool2d", "spectral_pool2d", "stochastic_pool2d",
-    # normalisation
-    "batch_norm", "group_norm", "instance_norm", "layer_norm", "local_response_norm", "rms_norm",
-    # dropout
-    "alpha_dropout", "dropout", "dropout1d", "dropout2d", "dropout3d", "feature_alpha_dropout",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "prelu",
+    "relu",
+    "relu6",
+    "rms_norm",
+    "sigmoid",
+    "silu",
+    "smooth_l1_loss",
+    "softmax",
+    "softplus",
+    "spectral_pool2d",
+    "stochastic_pool2d",
+    "tanh",
+    "unfold",
 ]

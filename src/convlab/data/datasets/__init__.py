@@ -7,4 +7,4 @@ from .mnist import MNIST, FashionMNIST
 from .orientation import LineOrientation, modulate
 from .vision import ImageArrayDataset
 
-__all__ = ["Digits", "FashionMNIST", "ImageArrayDataset", "LineOrientation", "MNIST", "modulate", "read_idx"]
+__all__ = ["MNIST", "Digits", "FashionMNIST", "ImageArrayDataset", "LineOrientation", "modulate", "read_idx"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .vision import ImageArrayDataset
@@ -28,7 +30,7 @@ class Digits(ImageArrayDataset):
         ((1, 8, 8), 1438)
     """
 
-    classes = [str(d) for d in range(10)]
+    classes: ClassVar[list[str]] = [str(d) for d in range(10)]
 
     def __init__(self, train: bool = True, transform=None, target_transform=None):
         from sklearn.datasets import load_digits  # scikit-learn is imported only when this dataset is used
@@ -36,7 +38,7 @@ class Digits(ImageArrayDataset):
         bunch = load_digits()
         images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)
         order = np.random.default_rng(0).permutation(len(images))
-        cut = int(round(_TRAIN_FRACTION * len(images)))
+        cut = round(_TRAIN_FRACTION * len(images))
         self.train = bool(train)
         keep = order[:cut] if self.train else order[cut:]
         super().__init__(images[keep], bunch.target[keep], transform, target_transform)

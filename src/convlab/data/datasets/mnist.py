@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class MNIST(ImageArrayDataset):
         >>> ds = MNIST(root="~/data/mnist", train=False, transform=ToTensor())
     """
 
-    classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+    classes: ClassVar[list[str]] = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
                "8 - eight", "9 - nine"]
     folder = "mnist"
     image_size = (28, 28)
@@ -112,7 +113,7 @@ class FashionMNIST(MNIST):
         ((1, 28, 28), 'Ankle boot')
     """
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes: ClassVar[list[str]] = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     folder = "fashion-mnist"
     system_dir = "/usr/share/datasets/fashion-mnist"
     install_hint = f"{INSTALL_HINT} (or pass root= / set CONVLAB_DATA to a folder holding the IDX files)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import ClassVar
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class LineOrientation(ImageArrayDataset):
         ((1, 32, 32), 'horizontal')
     """
 
-    classes = ["vertical", "horizontal"]
+    classes: ClassVar[list[str]] = ["vertical", "horizontal"]
     max_lines = 4
 
     def __init__(self, train: bool = True, size: int = 32, num_images: int | None = None, seed: int | None = None,

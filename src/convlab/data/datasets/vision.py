@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ...tensor import Tensor
@@ -22,7 +24,7 @@ class ImageArrayDataset(Dataset):
         target_transform: applied to each label.
     """
 
-    classes: list[str] = []
+    classes: ClassVar[list[str]] = []
 
     def __init__(self, data: np.ndarray, targets: np.ndarray, transform=None, target_transform=None):
         if len(data) != len(targets):
