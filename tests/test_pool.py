@@ -124,11 +124,9 @@ def test_max_pool_nan_and_infinity_follow_torch(kernel, with_nan, max_pool_path)
 def test_max_pool_split_over_threads_matches_torch(args, monkeypatch):
     """The compiled kernels split the planes into chunks (one per thread on a large call): every
     chunk, with NaN planes among plain ones and ties, gives PyTorch's values, indices and gradient."""
-    from convlab.ops import pool
-
     if not cpu_kernels.enabled():
         pytest.skip("compiled CPU kernels unavailable or switched off")
-    monkeypatch.setattr(pool, "_chunks", lambda planes, size: min(3, planes))
+    monkeypatch.setattr(cpu_kernels, "chunks", lambda count, size: min(3, count))
     rng = np.random.default_rng(5)
     x = rng.integers(-2, 3, (3, 5, 9, 9)).astype(np.float32)
     x[0, 1, 4, 4] = x[2, 3, 0, 0] = x[2, 3, 0, 1] = np.nan

@@ -323,10 +323,8 @@ def _scatter_add_planes(g, flat, in_size):
     n_planes, n_outputs = math.prod(lead), math.prod(g.shape[len(lead):])
     if cpu_kernels.accepts(g, dtypes=_KERNEL_DTYPES):
         summed = np.empty((n_planes, plane), dtype=g.dtype)
-        _kernels()[1](
-            np.ascontiguousarray(g).reshape(n_planes, n_outputs), np.ascontiguousarray(flat).reshape(n_planes, n_outputs),
-            summed, _chunks(n_planes, summed.size),
-        )
+        args = (np.ascontiguousarray(g).reshape(n_planes, n_outputs), np.ascontiguousarray(flat).reshape(n_planes, n_outputs), summed)
+        _kernels()[1](args, n_planes, cpu_kernels.chunks(n_planes, summed.size))
         return summed.reshape(lead + tuple(in_size))
     summed = xp.zeros(n_planes * plane, dtype=g.dtype)
     scatter_add(summed, (flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]).ravel(), g.reshape(-1))
@@ -335,13 +333,12 @@ def _scatter_add_planes(g, flat, in_size):
 
 # ---------------------------------------------------------------------------------- CPU kernels
 # Max pooling's hot loops, compiled with numba on first use (cached on disk): plain Python loops
-# over each window of a plane, PyTorch's CPU algorithm. Each kernel handles the planes
-# ``lo <= p < hi``; a large call splits the planes over numba's threads (planes are
-# independent, so the result does not depend on the thread count), a small one runs on the
-# calling thread, where starting a parallel region would cost more than it saves.
-def _max_pool_plane(plane, y, flat, windows, in_size, out_size, lowest, nan_aware):
+# over each window of a plane, PyTorch's CPU algorithm. A large call splits the planes over
+# numba's threads (cpu_kernels.split; planes are independent, so the result does not depend on
+# the thread count), a small one runs on the calling thread.
+def _max_pool_plane(plane, y, flat, windows, sizes, lowest, nan_aware):
     """Max pooling of one flattened, unpadded D x H x W plane into ``y`` and ``flat`` (OD x OH x OW
-    outputs, flattened; ``flat`` indexes the plane).
+    outputs, flattened; ``flat`` indexes the plane); ``sizes`` is ``[(D, H, W), (OD, OH, OW)]``.
 
     ``windows[axis, i] = (start, first, stop, dilation)``: window ``i`` along ``axis`` reads
     positions ``start + j * dilation`` for taps ``first <= j < stop``, those inside the input
@@ -349,8 +346,8 @@ def _max_pool_plane(plane, y, flat, windows, in_size, out_size, lowest, nan_awar
     input and take an element when it is larger (or, with ``nan_aware``, NaN), taps in scan
     order, so the first maximum wins, the last NaN wins over everything, and padding never does.
     """
-    _, H, W = in_size
-    OD, OH, OW = out_size
+    H, W = sizes[0, 1], sizes[0, 2]
+    OD, OH, OW = sizes[1, 0], sizes[1, 1], sizes[1, 2]
     o = 0
     for od in range(OD):
         d_start, a0, a1, dd = windows[0, od, 0], windows[0, od, 1], windows[0, od, 2], windows[0, od, 3]
@@ -376,7 +373,7 @@ def _max_pool_plane(plane, y, flat, windows, in_size, out_size, lowest, nan_awar
                 o += 1
 
 
-def _scatter_add_planes_kernel(g, flat, out, lo, hi):
+def _scatter_add_rows(g, flat, out, lo, hi):
     """out[p] = 0, then out[p, flat[p, o]] += g[p, o] in output order (PyTorch's summation
     order), for planes ``lo..hi``."""
     for p in range(lo, hi):
@@ -385,20 +382,14 @@ def _scatter_add_planes_kernel(g, flat, out, lo, hi):
             out[p, flat[p, o]] += g[p, o]
 
 
-_PARALLEL_MIN_SIZE = 1 << 16  # input elements below which a call runs on the calling thread
-
-
 @functools.cache
 def _kernels():
-    """``(max_pool, scatter_add)``, compiled on first use; each takes the arguments of the
-    per-plane kernel above but the plane range, and ``chunks``: 1 runs on the calling thread,
-    more split the planes over numba's threads."""
-    prange = cpu_kernels.numba().prange
+    """``(max_pool, scatter_add)``, compiled on first use: :func:`cpu_kernels.split` drivers
+    (``run(args, planes, chunks)``) of the per-plane kernels above."""
     max_pool_plane = cpu_kernels.jit(_max_pool_plane)
-    scatter_add_planes = cpu_kernels.jit(_scatter_add_planes_kernel)
 
     @cpu_kernels.jit
-    def max_pool_planes(x, y, flat, windows, in_size, out_size, lowest, lo, hi):
+    def max_pool_planes(x, y, flat, windows, sizes, lowest, lo, hi):
         # The NaN test doubles a window's time, so a plane gets it only when it holds a NaN
         # (told by a vectorised pass over the plane, which leaves it in cache for the pooling).
         for p in range(lo, hi):
@@ -406,38 +397,9 @@ def _kernels():
             has_nan = False
             for i in range(plane.size):
                 has_nan |= plane[i] != plane[i]
-            max_pool_plane(plane, y[p], flat[p], windows, in_size, out_size, lowest, has_nan)
+            max_pool_plane(plane, y[p], flat[p], windows, sizes, lowest, has_nan)
 
-    @cpu_kernels.jit(parallel=True)
-    def max_pool_parallel(x, y, flat, windows, in_size, out_size, lowest, chunks):
-        planes = x.shape[0]
-        for t in prange(chunks):
-            max_pool_planes(x, y, flat, windows, in_size, out_size, lowest, t * planes // chunks, (t + 1) * planes // chunks)
-
-    @cpu_kernels.jit(parallel=True)
-    def scatter_add_parallel(g, flat, out, chunks):
-        planes = g.shape[0]
-        for t in prange(chunks):
-            scatter_add_planes(g, flat, out, t * planes // chunks, (t + 1) * planes // chunks)
-
-    def max_pool(x, y, flat, windows, in_size, out_size, lowest, chunks):
-        if chunks == 1:
-            max_pool_planes(x, y, flat, windows, in_size, out_size, lowest, 0, x.shape[0])
-        else:
-            max_pool_parallel(x, y, flat, windows, in_size, out_size, lowest, chunks)
-
-    def scatter_add(g, flat, out, chunks):
-        if chunks == 1:
-            scatter_add_planes(g, flat, out, 0, g.shape[0])
-        else:
-            scatter_add_parallel(g, flat, out, chunks)
-
-    return max_pool, scatter_add
-
-
-def _chunks(planes, size) -> int:
-    """How many parts a kernel call over ``planes`` planes of ``size`` elements in all is split into."""
-    return max(1, min(cpu_kernels.threads(), planes)) if size >= _PARALLEL_MIN_SIZE else 1
+    return cpu_kernels.split(max_pool_planes), cpu_kernels.split(cpu_kernels.jit(_scatter_add_rows))
 
 
 # ---------------------------------------------------------------------------------- max pooling
@@ -464,9 +426,9 @@ def _max_pool_compiled(x, geom):
     y = np.empty((rows, math.prod(geom.out_size)), dtype=x.dtype)
     flat = np.empty(y.shape, dtype=np.int64)
     as3d = (1,) * (3 - n)
-    _kernels()[0](
-        planes, y, flat, _windows(geom), as3d + geom.in_size, as3d + geom.out_size, x.dtype.type(_lowest(x.dtype)), _chunks(rows, x.size)
-    )
+    sizes = np.array([as3d + geom.in_size, as3d + geom.out_size])  # an array: parallel drivers take no nested tuples
+    args = (planes, y, flat, _windows(geom), sizes, x.dtype.type(_lowest(x.dtype)))
+    _kernels()[0](args, rows, cpu_kernels.chunks(rows, x.size))
     shape = lead + geom.out_size
     return y.reshape(shape), flat.reshape(shape)
 
