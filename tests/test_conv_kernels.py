@@ -208,10 +208,33 @@ def test_tile_shape_keeps_the_most_accumulators(dtype):
     assert _conv_kernels.tile_shape(dtype, 1, 100) == (1, _conv_kernels._balanced(100, one))
     blocks, rows = _conv_kernels.tile_shape(dtype, 4, 28)
     assert 1 <= rows <= (one, two)[blocks - 1]
-    assert rows * blocks >= max(_conv_kernels._balanced(28, one), 2 * _conv_kernels._balanced(28, two))
-    # a width of 3 fills 3 rows either way: two blocks per tile then do twice the work per load
-    assert _conv_kernels.tile_shape(dtype, 2, 3) == ((2, 3) if two >= 3 else (1, 3))
-    if _conv_kernels.VECTOR_BYTES == 64:  # AVX-512: 32 registers, 28 accumulators
-        assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((14, 14) if dtype == np.float32 else (14, 7))
-    else:  # AVX2 and older: 16 registers, 12 accumulators
-        assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((6, 3) if dtype == np.float32 else (3, 1))
+    assert rows * blocks >= max(_conv_kernels._balanced(28, one), 2 * _conv_kernels._balanced(28, two) if two else 0)
+    if two >= 3:  # a width of 3 fills 3 rows either way: two blocks per tile do twice the work per load
+        assert _conv_kernels.tile_shape(dtype, 2, 3) == (2, 3)
+    # the accumulators, the weight vectors and the broadcast operand fit the vector registers
+    # (AVX-512: 32, AVX2 and older: 16), so LLVM never spills an accumulator inside the reduction
+    if _conv_kernels.VECTOR_BYTES == 64:
+        assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((14, 14) if dtype == np.float32 else (14, 6))
+    else:
+        assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((6, 2) if dtype == np.float32 else (2, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, c, h, w", [(2, 64, 14, 14), (1, 19, 9, 13), (2, 8, 3, 8), (1, 5, 6, 9), (1, 16, 4, 7)])
+def test_pad_turns_any_layout_into_padded_channels_last(n, c, h, w, dtype):
+    """The one copy before a dense kernel: NCHW (8x8 vector transposes, the last blocks
+    overlapping; fewer than 8 channels or columns element by element), channels-last and
+    sliced sources, padding on any side, against NumPy."""
+    rng = np.random.default_rng(c * h + w)
+    nchw = rng.standard_normal((n, c, h, w)).astype(dtype)
+    sources = {
+        "nchw": np.moveaxis(nchw, 1, -1),
+        "nhwc": np.ascontiguousarray(np.moveaxis(nchw, 1, -1)),
+        "sliced": np.moveaxis(rng.standard_normal((n, c, h + 2, w)).astype(dtype), 1, -1)[:, 1:-1],
+    }
+    for source in sources.values():
+        for top, left, bottom, right in [(1, 1, 1, 1), (0, 3, 2, 0)]:
+            out = np.full((n, h + top + bottom, w + left + right, c), np.nan, dtype)
+            _conv_kernels.pad(source, out, top, left)
+            expected = np.pad(source, ((0, 0), (top, bottom), (left, right), (0, 0)))
+            np.testing.assert_array_equal(out, expected)
