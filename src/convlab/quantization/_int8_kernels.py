@@ -23,6 +23,8 @@ NumPy path, so both give identical integers.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -161,37 +163,42 @@ def _rows(remaining, sizes):
     return 1
 
 
+class _ConvPlan(NamedTuple):
+    """Everything :func:`_conv_rows` needs but its range of rows, passed to the compiled drivers
+    as one typed tuple (the signature is written here only)."""
+
+    xf: np.ndarray  # the padded input's flat uint8 buffer (N, Hp, Wp, C)
+    sn: int  # the input's byte strides (N, H, W)
+    sh: int
+    sw: int
+    c: int  # input channels (a multiple of 4)
+    kh: int
+    kw: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    oh: int  # output rows and columns per image
+    ow: int
+    wf: np.ndarray  # the packed weight's flat int8 buffer (see pack_weight)
+    n_blocks: int  # blocks of 16 output channels
+    offset: np.ndarray  # the requantisation of each output channel (see conv2d)
+    mult: np.ndarray
+    shift: np.ndarray
+    zero_point: int
+    lo: np.ndarray
+    hi: np.ndarray
+    yf: np.ndarray  # the output's flat uint8 buffer (N, OH, OW, C_store)
+    c_store: int  # output channels stored (those of the padded weight beyond are dropped)
+    tile_blocks: int  # most blocks per tile
+    sizes: np.ndarray  # the compiled tile heights, largest first (_SIZES)
+
+
 @njit(cache=True)
-def _conv_rows(
-    xf,
-    sn,
-    sh,
-    sw,
-    c,
-    kh,
-    kw,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    oh,
-    ow,
-    wf,
-    n_blocks,
-    offset,
-    mult,
-    shift,
-    zero_point,
-    lo,
-    hi,
-    yf,
-    c_store,
-    tile_blocks,
-    sizes,
-    row0,
-    row1,
-):
-    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d`."""
+def _conv_rows(plan, row0, row1):
+    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d` (``plan``: a :class:`_ConvPlan`)."""
+    xf, sn, sh, sw, c, kh, kw, stride_h, stride_w, dil_h, dil_w, oh, ow = plan[:13]
+    wf, n_blocks, offset, mult, shift, zero_point, lo, hi, yf, c_store, tile_blocks, sizes = plan[13:]
     block = kh * kw * c * BLOCK
     if dil_w == 1 and sw == c:  # (kw, c) is one contiguous run of the input and of the packed weight
         n1, n2, a2, b2 = kw * c // 4, 1, 0, 0
@@ -239,65 +246,9 @@ def _conv_rows(
 
 
 @njit(parallel=True, cache=True)
-def _conv_parallel(
-    xf,
-    sn,
-    sh,
-    sw,
-    c,
-    kh,
-    kw,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    oh,
-    ow,
-    wf,
-    n_blocks,
-    offset,
-    mult,
-    shift,
-    zero_point,
-    lo,
-    hi,
-    yf,
-    c_store,
-    tile_blocks,
-    sizes,
-    rows,
-    chunks,
-):
+def _conv_parallel(plan, rows, chunks):
     for t in prange(chunks):
-        _conv_rows(
-            xf,
-            sn,
-            sh,
-            sw,
-            c,
-            kh,
-            kw,
-            stride_h,
-            stride_w,
-            dil_h,
-            dil_w,
-            oh,
-            ow,
-            wf,
-            n_blocks,
-            offset,
-            mult,
-            shift,
-            zero_point,
-            lo,
-            hi,
-            yf,
-            c_store,
-            tile_blocks,
-            sizes,
-            t * rows // chunks,
-            (t + 1) * rows // chunks,
-        )
+        _conv_rows(plan, t * rows // chunks, (t + 1) * rows // chunks)
 
 
 def pack_weight(w):
@@ -324,34 +275,11 @@ def conv2d(xp, wpk, out, stride, dilation, offset, mult, shift, zero_point, lo, 
     tile_blocks = min(TILE_BLOCKS, n_blocks)
     rows = n_batch * oh
     chunks = min(_chunks(rows * ow * wpk.size), rows)
-    args = (
-        xp.reshape(-1),
-        sn,
-        sh,
-        sw,
-        c,
-        kh,
-        kw,
-        stride[0],
-        stride[1],
-        dilation[0],
-        dilation[1],
-        oh,
-        ow,
-        wpk.reshape(-1),
-        n_blocks,
-        offset,
-        mult,
-        shift,
-        zero_point,
-        lo,
-        hi,
-        out.reshape(-1),
-        c_store,
-        tile_blocks,
-        _SIZES,
-    )
+    plan = _ConvPlan(
+        xp.reshape(-1), sn, sh, sw, c, kh, kw, stride[0], stride[1], dilation[0], dilation[1], oh, ow,
+        wpk.reshape(-1), n_blocks, offset, mult, shift, zero_point, lo, hi, out.reshape(-1), c_store, tile_blocks, _SIZES,
+    )  # fmt: skip
     if chunks == 1:
-        _conv_rows(*args, 0, rows)
+        _conv_rows(plan, 0, rows)
     else:
-        _conv_parallel(*args, rows, chunks)
+        _conv_parallel(plan, rows, chunks)
