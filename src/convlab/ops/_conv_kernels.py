@@ -97,6 +97,14 @@ def _check_tile_operands(operands) -> None:
             raise errors.TypingError(f"_tile(): {name} must be an integer, got {t}")
 
 
+def _splat(builder, vec, value):
+    """``value`` in every lane of the vector type ``vec``: an insert into lane 0 and an all-zero
+    shuffle, which LLVM emits as one broadcast instruction."""
+    undef = ir.Constant(vec, ir.Undefined)
+    lane0 = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(lane0, undef, ir.Constant(ir.VectorType(ir.IntType(32), vec.count), [0] * vec.count))
+
+
 @intrinsic
 def _tile(
     typingctx, rows, blocks, a, a_off, a_rows, a_k1, a_k2, a_k3, b, b_off, b_bs, b_k1, b_k2, b_k3,
@@ -147,7 +155,6 @@ def _tile(
             ir.FunctionType(vec, [vec, vec, vec]),
             f"llvm.{_FMA}.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
         )
-        broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
 
         def vector_at(base, offset):
             return builder.bitcast(builder.gep(base, [offset]), vec.as_pointer())
@@ -176,14 +183,7 @@ def _tile(
                         b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
                         b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
                         for r in range(n_rows):
-                            s = builder.load(builder.gep(a_rows[r], [a_at]))
-                            splat = builder.shuffle_vector(
-                                builder.insert_element(
-                                    ir.Constant(vec, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)
-                                ),
-                                ir.Constant(vec, ir.Undefined),
-                                broadcast,
-                            )
+                            splat = _splat(builder, vec, builder.load(builder.gep(a_rows[r], [a_at])))
                             for acc, b_vec in zip(accs[r], b_vecs):
                                 builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
             for r in range(n_rows):

@@ -32,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..backend import cpu_kernels
-from ..ops._conv_kernels import _chunks
+from ..ops._conv_kernels import _chunks, _splat
 
 BLOCK = 16  # output channels per block: one int32 vector with AVX-512, two with AVX2
 _SCRATCH = 32  # int32 sums per tile row in the scratch buffer (two blocks)
@@ -89,7 +89,6 @@ def _tile(typingctx, rows, blocks, a, a_off, a_rows, a_k2, a_k3, b, b_off, b_bs,
                 builder.module, ir.FunctionType(acc_t, [words_t, words_t]), "llvm.x86.avx2.pmadd.wd"
             )
             ones = ir.Constant(words_t, [1] * 16)
-        broadcast = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
 
         def const(value):
             return ir.Constant(i64, value)
@@ -127,11 +126,7 @@ def _tile(typingctx, rows, blocks, a, a_off, a_rows, a_k2, a_k3, b, b_off, b_bs,
                             word = builder.load(
                                 builder.bitcast(builder.gep(a_rows[r], [a_at]), i32.as_pointer()), align=1
                             )
-                            splat = builder.shuffle_vector(
-                                builder.insert_element(ir.Constant(acc_t, ir.Undefined), word, ir.Constant(i32, 0)),
-                                ir.Constant(acc_t, ir.Undefined),
-                                broadcast,
-                            )
+                            splat = _splat(builder, acc_t, word)
                             for acc, w in zip(accs[r], weights):
                                 builder.store(multiply_add(builder.load(acc), splat, w), acc)
             for r in range(n_rows):
