@@ -38,6 +38,7 @@ the GEMM path otherwise.
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -95,6 +96,21 @@ def _check_tile_operands(operands) -> None:
     for name, t in operands.items():
         if name not in arrays and name != "a_rows" and not isinstance(t, types.Integer):
             raise errors.TypingError(f"_tile(): {name} must be an integer, got {t}")
+
+
+@contextlib.contextmanager
+def _reduction(builder, counts, a_steps, b_steps):
+    """The three nested loops of a tile's reduction, ``k3`` outermost (``counts = (n1, n2, n3)``):
+    the body, emitted inside the ``with``, gets the offsets ``(k1*a1 + k2*a2 + k3*a3, k1*b1 +
+    k2*b2 + k3*b3)`` of its operands (the ``a_steps`` and ``b_steps``: i64 values)."""
+    (n1, n2, n3), (a1, a2, a3), (b1, b2, b3) = counts, a_steps, b_steps
+    with cgutils.for_range(builder, n3) as loop3:
+        a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
+        with cgutils.for_range(builder, n2) as loop2:
+            a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
+            b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
+            with cgutils.for_range(builder, n1) as loop1:
+                yield builder.add(a_at2, builder.mul(loop1.index, a1)), builder.add(b_at2, builder.mul(loop1.index, b1))
 
 
 def _splat(builder, vec, value):
@@ -173,19 +189,13 @@ def _tile(
             b_blocks = [builder.mul(b_bs_v, const(m)) for m in range(n_blocks)]
             b_offsets = [builder.add(b_blocks[m], const(v * lanes)) for m in range(n_blocks) for v in range(per_block)]
             a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
-            with cgutils.for_range(builder, k3n) as loop3:
-                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-                with cgutils.for_range(builder, k2n) as loop2:
-                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                    with cgutils.for_range(builder, k1n) as loop1:
-                        a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
-                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
-                        b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
-                        for r in range(n_rows):
-                            splat = _splat(builder, vec, builder.load(builder.gep(a_rows[r], [a_at])))
-                            for acc, b_vec in zip(accs[r], b_vecs):
-                                builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
+            with _reduction(builder, (k1n, k2n, k3n), (a1, a2, a3), (b1, b2, b3)) as (a_at, b_at):
+                b_row = builder.gep(b0, [b_at])
+                b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
+                for r in range(n_rows):
+                    splat = _splat(builder, vec, builder.load(builder.gep(a_rows[r], [a_at])))
+                    for acc, b_vec in zip(accs[r], b_vecs):
+                        builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
             for r in range(n_rows):
                 c_row = builder.gep(c0, [builder.mul(c_rs_v, const(r))])
                 for acc, lane in zip(accs[r], lane_offsets):

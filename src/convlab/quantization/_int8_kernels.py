@@ -32,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..backend import cpu_kernels
-from ..ops._conv_kernels import _chunks, _splat
+from ..ops._conv_kernels import _chunks, _reduction, _splat
 
 BLOCK = 16  # output channels per block: one int32 vector with AVX-512, two with AVX2
 _SCRATCH = 32  # int32 sums per tile row in the scratch buffer (two blocks)
@@ -110,25 +110,18 @@ def _tile(typingctx, rows, blocks, a, a_off, a_rows, a_k2, a_k3, b, b_off, b_bs,
                 for v in range(per_block)
             ]
             a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
-            with cgutils.for_range(builder, k3n) as loop3:
-                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-                with cgutils.for_range(builder, k2n) as loop2:
-                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                    with cgutils.for_range(builder, k1n) as loop1:
-                        a_at = builder.add(a_at2, builder.mul(loop1.index, const(4)))
-                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, const(64)))])
-                        weights = [
-                            builder.load(builder.bitcast(builder.gep(b_row, [off]), acc_t.as_pointer()), align=1)
-                            for off in vec_offsets
-                        ]
-                        for r in range(n_rows):
-                            word = builder.load(
-                                builder.bitcast(builder.gep(a_rows[r], [a_at]), i32.as_pointer()), align=1
-                            )
-                            splat = _splat(builder, acc_t, word)
-                            for acc, w in zip(accs[r], weights):
-                                builder.store(multiply_add(builder.load(acc), splat, w), acc)
+            # k1 steps over groups of 4 input channels: 4 bytes of the input, 64 of the packed weight
+            with _reduction(builder, (k1n, k2n, k3n), (const(4), a2, a3), (const(64), b2, b3)) as (a_at, b_at):
+                b_row = builder.gep(b0, [b_at])
+                weights = [
+                    builder.load(builder.bitcast(builder.gep(b_row, [off]), acc_t.as_pointer()), align=1)
+                    for off in vec_offsets
+                ]
+                for r in range(n_rows):
+                    word = builder.load(builder.bitcast(builder.gep(a_rows[r], [a_at]), i32.as_pointer()), align=1)
+                    splat = _splat(builder, acc_t, word)
+                    for acc, w in zip(accs[r], weights):
+                        builder.store(multiply_add(builder.load(acc), splat, w), acc)
             for r in range(n_rows):
                 for v, acc in enumerate(accs[r]):
                     at = builder.gep(c0, [const(r * _SCRATCH + v * lanes)])
