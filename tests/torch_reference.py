@@ -99,3 +99,18 @@ class TorchMobileNetV2(torch.nn.Module):
     def forward(self, x):
         x = torch.nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
         return self.classifier(torch.flatten(x, 1))
+
+
+def torch_fmnist_cnn_fast(num_classes=10, in_channels=1):
+    """convlab.models.fmnist_cnn_fast (the ``--recipe fast`` network) in ``torch.nn``, same
+    ``state_dict`` keys."""
+
+    def block(cin, cout):
+        return [torch.nn.Conv2d(cin, cout, 3, padding=1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
+
+    return torch.nn.Sequential(
+        *block(in_channels, 32), *block(32, 32), torch.nn.MaxPool2d(2),
+        *block(32, 64), *block(64, 64), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.BatchNorm1d(128), torch.nn.ReLU(),
+        torch.nn.Linear(128, num_classes),
+    )  # fmt: skip

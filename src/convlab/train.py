@@ -96,7 +96,8 @@ class _StopAtBoundary(Exception):
     """Raised at a step boundary after a deferred Ctrl-C."""
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, desc: str = "eval") -> dict:
+def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, desc: str = "eval",
+             flip: bool = False) -> dict:
     """Mean loss and accuracy of ``model`` (in eval mode, without gradients) over ``loader``.
 
     Args:
@@ -105,6 +106,8 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, des
         loss_fn: ``loss_fn(logits, labels)`` returning the batch's mean loss.
         progress: show a progress bar.
         desc: the progress bar's label.
+        flip: test-time augmentation: the logits are the mean of those of each image and of its
+            horizontal mirror (last axis flipped); loss and predictions come from that mean.
 
     Returns:
         ``{"loss", "accuracy", "predictions", "targets"}`` (the last two as int64 arrays).
@@ -119,6 +122,8 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress: bool = False, des
         with no_grad(), cpu_kernels.tuned():
             for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
                 logits = model(inputs)
+                if flip:
+                    logits = (logits + model(inputs.flip(-1))) * 0.5
                 total_loss += float(loss_fn(logits, labels).item()) * len(labels)
                 predictions.append(to_numpy(logits.data.argmax(axis=1)))
                 targets.append(to_numpy(labels.data))

@@ -26,6 +26,7 @@ densenet161/169/201  DenseNet-161/169/201                             28,681,000
 unet                 U-Net (seed 000; configurable)                   31,037,698
 cats_vs_dogs_cnn     seed 004's cats-vs-dogs CNN (150x150)            23,214,017
 fmnist_cnn           seed 004's Fashion-MNIST CNN (the main job)      1,677,674
+fmnist_cnn_fast      ... BN before ReLU, no dropout, 128-unit head     468,266
 fmnist_cnn_sparse    ... with pre-defined sparse layers (density 0.25) 1,677,674 (415,808 used)
 fmnist_cnn_binary    ... with binary weights (BinaryConnect)          1,677,674
 fmnist_cnn_xnor      ... as an XNOR-Net (binary weights and inputs)   1,677,674
@@ -60,7 +61,7 @@ from .resnet import (
     resnext50_32x4d,
     wide_resnet50_2,
 )  # fmt: skip
-from .seed_models import fmnist_cnn, mlp, orientation_cnn
+from .seed_models import fmnist_cnn, fmnist_cnn_fast, mlp, orientation_cnn
 from .shufflenet import ShuffleNetV2, shufflenet_v2_x1_0
 from .small import CatsVsDogsCNN, LeNet5, cats_vs_dogs_cnn, lenet5
 from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1
@@ -94,6 +95,7 @@ __all__ = [
     "densenet201",
     "fmnist_cnn",
     "fmnist_cnn_binary",
+    "fmnist_cnn_fast",
     "fmnist_cnn_sparse",
     "fmnist_cnn_xnor",
     "get_model",

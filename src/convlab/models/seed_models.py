@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import nn
 from ._registry import register_model
 
-__all__ = ["fmnist_cnn", "mlp", "orientation_cnn"]
+__all__ = ["fmnist_cnn", "fmnist_cnn_fast", "mlp", "orientation_cnn"]
 
 
 @register_model(input_size=(1, 28, 28))
@@ -40,6 +40,38 @@ def fmnist_cnn(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
         *conv_block(32, 64), *conv_block(64, 64), nn.MaxPool2d(2), nn.Dropout(0.25),
         nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.BatchNorm1d(512), nn.Dropout(0.5),
         nn.Linear(512, num_classes),
+    )  # fmt: skip
+
+
+@register_model(input_size=(1, 28, 28))
+def fmnist_cnn_fast(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+    """The network of ``convlab train --recipe fast`` (time to accuracy, see ``docs/training.md``):
+    :func:`fmnist_cnn`'s four 3x3 convolutions and two max-pools with the changes that made it
+    reach 93.5% sooner in the ablation - BatchNorm before ReLU (convolutions without bias, which
+    BN's shift replaces), no dropout (a short schedule under-fits rather than over-fits), and a
+    128-unit hidden layer instead of 512 (the 3136x512 layer held 96% of the parameters).
+
+    Args:
+        num_classes: outputs (logits).
+        in_channels: image channels.
+
+    Shape: ``(N, in_channels, 28, 28) -> (N, num_classes)``; 468,266 trainable parameters with the
+    defaults.
+
+    Example::
+
+        >>> net = convlab.models.fmnist_cnn_fast()
+        >>> sum(p.numel() for p in net.parameters())
+        468266
+    """
+
+    def conv_block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(
+        *conv_block(in_channels, 32), *conv_block(32, 32), nn.MaxPool2d(2),
+        *conv_block(32, 64), *conv_block(64, 64), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, num_classes),
     )  # fmt: skip
 
 
