@@ -263,3 +263,52 @@ def test_norm_layers_keep_float32_and_warn_nothing():
             y.sum().backward()
             assert y.dtype == np.float32 and x.grad.dtype == np.float32
             x.grad = None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda lib: lib.nn.BatchNorm2d(5), (4, 5, 6, 7)),
+        (lambda lib: lib.nn.BatchNorm1d(7), (9, 7)),
+        (lambda lib: lib.nn.LayerNorm((3, 8)), (5, 4, 3, 8)),
+        (lambda lib: lib.nn.GroupNorm(2, 6), (3, 6, 5, 4)),
+    ],
+    ids=["BatchNorm2d", "BatchNorm1d", "LayerNorm", "GroupNorm"],
+)
+def test_kernels_split_over_threads_give_the_same_bits(make, shape, dtype, monkeypatch):
+    """The compiled kernels cut the channels / rows / columns into chunks (one per thread on a
+    large call); each is summed in the same order as on one thread, so the values and gradients
+    are bit for bit those of a single chunk, and match PyTorch's."""
+    if not cpu_kernels.enabled():
+        pytest.skip("compiled CPU kernels unavailable or switched off")
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+
+    def run(parts):
+        monkeypatch.setattr(cpu_kernels, "chunks", lambda count, size: min(parts, count))
+        layer = make(convlab).double() if dtype == np.float64 else make(convlab)
+        state = layer.state_dict()
+        layer.load_state_dict({
+            k: v.numpy() + (0.1 * np.arange(v.numel(), dtype=dtype).reshape(v.shape) if k in ("weight", "bias") else 0)
+            for k, v in state.items()
+        })  # fmt: skip
+        xc = convlab.tensor(x, requires_grad=True)
+        y = layer(xc)
+        y.backward(convlab.tensor(g))
+        return [y.detach().numpy(), xc.grad.numpy(), *(p.grad.numpy() for p in layer.parameters())], layer
+
+    (one, layer), (split, _) = run(1), run(3)
+    for a, b in zip(one, split):
+        np.testing.assert_array_equal(a, b)
+    reference = make(torch).double()
+    reference.load_state_dict({k: torch.from_numpy(np.asarray(v.numpy(), dtype=np.float64)) for k, v in layer.state_dict().items()})
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    yt = reference(xt)
+    yt.backward(torch.from_numpy(g.astype(np.float64)))
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(split[0], yt.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(split[1], xt.grad.numpy(), rtol=tol, atol=tol)
+    for ours, theirs in zip(split[2:], reference.parameters()):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=tol, atol=tol)

@@ -66,7 +66,7 @@ def _window_case(rng, n, max_pool):
 @pytest.fixture(params=["compiled", "array ops"])
 def max_pool_path(request):
     """Run max pooling through the compiled CPU kernels or through the array-op path that CuPy
-    arrays, other dtypes and inputs with NaN take."""
+    arrays and other dtypes take."""
     if request.param == "array ops":
         with cpu_kernels.disabled():
             yield request.param
@@ -118,6 +118,27 @@ def test_max_pool_nan_and_infinity_follow_torch(kernel, with_nan, max_pool_path)
     tt = torch.from_numpy(x).requires_grad_()
     TF.max_pool2d(tt, **args).sum().backward()
     np.testing.assert_array_equal(xt.grad.numpy(), tt.grad.numpy())
+
+
+@pytest.mark.parametrize("args", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}])
+def test_max_pool_split_over_threads_matches_torch(args, monkeypatch):
+    """The compiled kernels split the planes into chunks (one per thread on a large call): every
+    chunk, with NaN planes among plain ones and ties, gives PyTorch's values, indices and gradient."""
+    if not cpu_kernels.enabled():
+        pytest.skip("compiled CPU kernels unavailable or switched off")
+    monkeypatch.setattr(cpu_kernels, "chunks", lambda count, size: min(3, count))
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 3, (3, 5, 9, 9)).astype(np.float32)
+    x[0, 1, 4, 4] = x[2, 3, 0, 0] = x[2, 3, 0, 1] = np.nan
+    g = rng.standard_normal(TF.max_pool2d(torch.from_numpy(x), **args).shape).astype(np.float32)
+    xc, xt = convlab.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+    y, i = F.max_pool2d(xc, return_indices=True, **args)
+    ty, ti = TF.max_pool2d(xt, return_indices=True, **args)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    y.backward(convlab.tensor(g))
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
 
 
 def test_max_pool_integer_input(max_pool_path):

@@ -18,7 +18,8 @@ them and the only place that imports numba:
 - :func:`cpu_features` and :func:`has_avx512`: what the kernels are compiled for, as numba
   itself decides it (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` when set, else the host's
   features with numba's own fallbacks).
-- :func:`threads`: how many threads a parallel kernel may use (numba's, or 1 without numba).
+- :func:`threads`: how many threads a parallel kernel may use (numba's, or 1 without numba);
+  :func:`chunks` and :func:`split`: a kernel over independent items run on them.
 - :func:`tuned`: the CPU runtime settings for a training loop (the BLAS on one thread, glibc
   keeping freed memory), applied for the duration of a ``with`` block, never at import.
 
@@ -165,6 +166,46 @@ def threads() -> int:
 def max_threads() -> int:
     """The size of numba's thread pool (``NUMBA_NUM_THREADS``, default: every core; 1 without numba)."""
     return numba().config.NUMBA_NUM_THREADS if available() else 1
+
+
+#: Elements below which :func:`chunks` keeps a call on the calling thread: starting a parallel
+#: region costs more than it saves on a smaller array (and tests run many small calls at once).
+PARALLEL_MIN_SIZE = 1 << 16
+
+
+def chunks(count: int, size: int) -> int:
+    """How many parts a kernel call over ``count`` independent items (planes, channels, rows)
+    touching ``size`` elements in all is split into: one per thread (at most ``count``) when
+    ``size`` reaches :data:`PARALLEL_MIN_SIZE`, else 1."""
+    return max(1, min(threads(), count)) if size >= PARALLEL_MIN_SIZE else 1
+
+
+def split(kernel):
+    """A driver for the compiled ``kernel(*args, lo, hi)``, which handles items ``lo <= i < hi``
+    of some range: ``run(args, count, parts)`` calls it on ``range(count)`` on the calling
+    thread when ``parts`` is 1, else cut into ``parts`` contiguous pieces run on numba's
+    threads (so the result does not depend on the thread count when each item is computed on
+    its own). Requires numba: call it once :func:`accepts` said yes.
+
+    Example::
+
+        >>> run = cpu_kernels.split(scale_rows)        # scale_rows(x, out, lo, hi), compiled
+        >>> run((x, out), len(x), cpu_kernels.chunks(len(x), x.size))
+    """
+    prange = numba().prange
+
+    @jit(parallel=True)
+    def parallel(args, count, parts):
+        for t in prange(parts):
+            kernel(*args, t * count // parts, (t + 1) * count // parts)
+
+    def run(args, count, parts):
+        if parts == 1:
+            kernel(*args, 0, count)
+        else:
+            parallel(args, count, parts)
+
+    return run
 
 
 # ---------------------------------------------------------------------------------- runtime tuning

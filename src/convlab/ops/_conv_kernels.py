@@ -54,14 +54,25 @@ BLOCK = 16  # output channels per block; a tile covers one or two blocks
 # One vector register: 512 bits with AVX-512 (32 registers), else 256 bits (AVX2, 16 registers),
 # for the CPU numba compiles for (cpu_kernels.cpu_features: NUMBA_CPU_FEATURES or the host's).
 VECTOR_BYTES = 64 if cpu_kernels.has_avx512() else 32
-#: Most tile rows for a tile of (1 block, 2 blocks) of 16 output channels, per dtype: the
-#: ``rows * blocks * 16 / lanes`` accumulators, the block's weight vectors and a broadcast
-#: operand fit the vector registers (AVX-512: 28 accumulators; AVX2: 12).
-TILE_ROWS = (
-    {np.dtype(np.float32): (14, 14), np.dtype(np.float64): (14, 7)}
-    if VECTOR_BYTES == 64
-    else {np.dtype(np.float32): (6, 3), np.dtype(np.float64): (3, 1)}
-)
+_REGISTERS = 32 if VECTOR_BYTES == 64 else 16
+_MAX_TILE_ROWS = 14  # beyond this the a_rows offsets and the unrolled code outgrow their use
+
+
+def _tile_rows(dtype):
+    """Most rows of a tile of (1 block, 2 blocks) of 16 output channels: the tile holds
+    ``rows * v`` accumulators, the ``v`` weight vectors of its blocks and one broadcast operand
+    (``v = blocks * 16 / lanes``), and all of them must stay in the vector registers, else LLVM
+    spills accumulators to the stack inside the reduction loop (an AVX2 tile of 3 rows x 2
+    blocks in float32, 17 registers, ran at half the speed of 6 rows x 1 block, 15 registers):
+    ``rows = min(14, (registers - 1 - v) // v)``."""
+    lanes = VECTOR_BYTES // np.dtype(dtype).itemsize
+    return tuple(min(_MAX_TILE_ROWS, (_REGISTERS - 1 - v) // v) for v in (BLOCK // lanes, 2 * BLOCK // lanes))
+
+
+#: Most tile rows for a tile of (1 block, 2 blocks) of 16 output channels, per dtype
+#: (:func:`_tile_rows`). AVX-512: float32 (14, 14), float64 (14, 6); AVX2: float32 (6, 2),
+#: float64 (2, 0) (a float64 block is 4 registers there: one block per tile).
+TILE_ROWS = {np.dtype(t): _tile_rows(t) for t in (np.float32, np.float64)}
 _L2_BYTES = 256 * 1024  # weight slice kept hot while a parallel sweep runs over the output rows
 _STRIP_ELEMENTS = 16384  # input + gradient elements of the output rows one weight-gradient strip covers
 _STRIP_PIXELS = 64  # but at least this many pixels: the reduction must outweigh a tile's loads and stores
@@ -235,7 +246,7 @@ def tile_shape(dtype, n_blocks, width):
     per tile: each loaded weight vector and broadcast input value feeds more FMAs)."""
     best, best_busy = (1, 1), 0.0
     for blocks, max_rows in enumerate(TILE_ROWS[np.dtype(dtype)], start=1):
-        if blocks > n_blocks:
+        if blocks > n_blocks or max_rows == 0:
             break
         rows = _balanced(width, max_rows)
         busy = rows * n_blocks / -(-n_blocks // blocks)  # rows x blocks, averaged over the block steps

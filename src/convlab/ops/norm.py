@@ -44,50 +44,52 @@ from ..tensor import Tensor
 # vectorises across channels instead of running a one-iteration loop per value.
 
 
-def _channel_moments(x, mean, var):
-    """Per-channel mean and biased variance of x (N, C, L), two passes (no cancellation)."""
-    n, c, length = x.shape
+def _channel_moments(x, mean, var, lo, hi):
+    """Mean and biased variance of the channels ``lo..hi`` of x (N, C, L) into the float64
+    ``mean`` and ``var``, two passes (no cancellation)."""
+    n, _, length = x.shape
     count = n * length
-    total = np.zeros(c)
+    for j in range(lo, hi):
+        mean[j] = 0.0
+        var[j] = 0.0
     for i in range(n):
         if length == 1:
-            for j in range(c):
-                total[j] += x[i, j, 0]
+            for j in range(lo, hi):
+                mean[j] += x[i, j, 0]
             continue
-        for j in range(c):
+        for j in range(lo, hi):
             s = 0.0
             for k in range(length):
                 s += x[i, j, k]
-            total[j] += s
-    for j in range(c):
-        mean[j] = total[j] / count
-        total[j] = 0.0
+            mean[j] += s
+    for j in range(lo, hi):
+        mean[j] /= count
     for i in range(n):
         if length == 1:
-            for j in range(c):
+            for j in range(lo, hi):
                 d = x[i, j, 0] - mean[j]
-                total[j] += d * d
+                var[j] += d * d
             continue
-        for j in range(c):
+        for j in range(lo, hi):
             m = mean[j]
             s = 0.0
             for k in range(length):
                 d = x[i, j, k] - m
                 s += d * d
-            total[j] += s
-    for j in range(c):
-        var[j] = total[j] / count
+            var[j] += s
+    for j in range(lo, hi):
+        var[j] /= count
 
 
-def _channel_normalize(x, center, scale, shift, out):
-    """out[n, c, l] = (x[n, c, l] - center[c]) * scale[c] + shift[c]."""
-    n, c, length = x.shape
+def _channel_normalize(x, center, scale, shift, out, lo, hi):
+    """out[n, c, l] = (x[n, c, l] - center[c]) * scale[c] + shift[c] for the channels ``lo..hi``."""
+    n, _, length = x.shape
     for i in range(n):
         if length == 1:
-            for j in range(c):
+            for j in range(lo, hi):
                 out[i, j, 0] = (x[i, j, 0] - center[j]) * scale[j] + shift[j]
             continue
-        for j in range(c):
+        for j in range(lo, hi):
             m = center[j]
             a = scale[j]
             b = shift[j]
@@ -95,20 +97,20 @@ def _channel_normalize(x, center, scale, shift, out):
                 out[i, j, k] = (x[i, j, k] - m) * a + b
 
 
-def _channel_grad_sums(g, x, mean, sum_g, sum_gxc):
-    """Per channel: sum_g = Σ g and sum_gxc = Σ g (x - mean), one pass over g and x."""
-    n, c, length = x.shape
-    for j in range(c):
+def _channel_grad_sums(g, x, mean, sum_g, sum_gxc, lo, hi):
+    """For the channels ``lo..hi``: sum_g = Σ g and sum_gxc = Σ g (x - mean), one pass over g and x."""
+    n, _, length = x.shape
+    for j in range(lo, hi):
         sum_g[j] = 0.0
         sum_gxc[j] = 0.0
     for i in range(n):
         if length == 1:
-            for j in range(c):
+            for j in range(lo, hi):
                 gv = g[i, j, 0]
                 sum_g[j] += gv
                 sum_gxc[j] += gv * (x[i, j, 0] - mean[j])
             continue
-        for j in range(c):
+        for j in range(lo, hi):
             m = mean[j]
             s1 = 0.0
             s2 = 0.0
@@ -120,16 +122,17 @@ def _channel_grad_sums(g, x, mean, sum_g, sum_gxc):
             sum_gxc[j] += s2
 
 
-def _channel_input_grad(g, x, gain, mean, mean_g, proj, scale, out):
-    """out = (g gain[c] - mean_g[c] - (x - mean[c]) proj[c]) scale[c]: the closed-form dx of
-    batch norm (gain 1, scale w / σ) and of group norm viewed per (sample, channel) (gain w)."""
-    n, c, length = x.shape
+def _channel_input_grad(g, x, gain, mean, mean_g, proj, scale, out, lo, hi):
+    """out = (g gain[c] - mean_g[c] - (x - mean[c]) proj[c]) scale[c] for the channels ``lo..hi``:
+    the closed-form dx of batch norm (gain 1, scale w / σ) and of group norm viewed per
+    (sample, channel) (gain w)."""
+    n, _, length = x.shape
     for i in range(n):
         if length == 1:
-            for j in range(c):
+            for j in range(lo, hi):
                 out[i, j, 0] = (g[i, j, 0] * gain[j] - mean_g[j] - (x[i, j, 0] - mean[j]) * proj[j]) * scale[j]
             continue
-        for j in range(c):
+        for j in range(lo, hi):
             a = gain[j]
             m = mean[j]
             mg = mean_g[j]
@@ -139,10 +142,10 @@ def _channel_input_grad(g, x, gain, mean, mean_g, proj, scale, out):
                 out[i, j, k] = (g[i, j, k] * a - mg - (x[i, j, k] - m) * p) * s
 
 
-def _row_norm(x, w, b, eps, y, mean, rstd):
-    """Layer norm of each row of x (M, D): y = (x - mean) rstd w + b; keeps mean and rstd."""
-    rows, d = x.shape
-    for i in range(rows):
+def _row_norm(x, w, b, eps, y, mean, rstd, lo, hi):
+    """Layer norm of the rows ``lo..hi`` of x (M, D): y = (x - mean) rstd w + b; keeps mean and rstd."""
+    d = x.shape[1]
+    for i in range(lo, hi):
         s = 0.0
         for k in range(d):
             s += x[i, k]
@@ -159,47 +162,60 @@ def _row_norm(x, w, b, eps, y, mean, rstd):
             y[i, k] = (x[i, k] - m) * r * w[k] + b[k]
 
 
-def _row_norm_grad(g, x, mean, rstd, w, dx, dw, db, need_dx, need_affine):
-    """Layer norm's backward per row: dx = rstd (gw - mean(gw) - x̂ mean(gw x̂)), gw = g w;
-    dw += g x̂ and db += g summed over rows (dw, db float64 accumulators). One pass computes the
-    row's two sums and the affine gradients, a second one dx (the row is in cache by then)."""
+def _row_norm_grad(g, x, mean, rstd, w, dx, dw, db, need_dx, need_affine, lo, hi):
+    """Layer norm's backward for the shares ``lo..hi`` of the rows (share ``s`` of ``S =
+    len(dw)``: rows ``s M / S`` to ``(s + 1) M / S``): dx = rstd (gw - mean(gw) - x̂ mean(gw x̂)),
+    gw = g w, per row; dw[s] += g x̂ and db[s] += g summed over the share's rows (float64
+    accumulators, added up by the caller). One pass computes the row's two sums and the affine
+    gradients, a second one dx (the row is in cache by then)."""
     rows, d = x.shape
+    shares = dw.shape[0]
     coef = np.empty(2, x.dtype)  # the row's two means in x's dtype: the dx pass runs in x's precision
-    for i in range(rows):
-        m = mean[i]
-        r = rstd[i]
-        s1 = 0.0
-        s2 = 0.0
-        for k in range(d):
-            gv = g[i, k]
-            xh = (x[i, k] - m) * r
-            gw = gv * w[k]
-            s1 += gw
-            s2 += gw * xh
-            if need_affine:
-                dw[k] += gv * xh
-                db[k] += gv
-        if need_dx:
-            coef[0] = s1 / d
-            coef[1] = s2 / d
-            a = coef[0]
-            c = coef[1]
+    for share in range(lo, hi):
+        for i in range(share * rows // shares, (share + 1) * rows // shares):
+            m = mean[i]
+            r = rstd[i]
+            s1 = 0.0
+            s2 = 0.0
             for k in range(d):
-                dx[i, k] = (g[i, k] * w[k] - a - (x[i, k] - m) * r * c) * r
+                gv = g[i, k]
+                xh = (x[i, k] - m) * r
+                gw = gv * w[k]
+                s1 += gw
+                s2 += gw * xh
+                if need_affine:
+                    dw[share, k] += gv * xh
+                    db[share, k] += gv
+            if need_dx:
+                coef[0] = s1 / d
+                coef[1] = s2 / d
+                a = coef[0]
+                c = coef[1]
+                for k in range(d):
+                    dx[i, k] = (g[i, k] * w[k] - a - (x[i, k] - m) * r * c) * r
 
 
 _KERNEL_SOURCES = {
     f.__name__: f
-    for f in (_channel_moments, _channel_normalize, _channel_grad_sums, _channel_input_grad, _row_norm, _row_norm_grad)
+    for f in (
+        _channel_moments, _channel_normalize, _channel_grad_sums, _channel_input_grad, _row_norm, _row_norm_grad
+    )
 }
+_ROW_GRAD_SHARES = 8  # partial affine gradients of layer norm's backward (threads beyond this idle there)
 # reassociation lets LLVM vectorise the sums; no 'nnan'/'ninf', so NaN and inf propagate as in PyTorch
 _FASTMATH = {"reassoc", "contract"}
 
 
 @functools.cache
-def _kernel(name):
-    """The compiled form of ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
-    return cpu_kernels.jit(_KERNEL_SOURCES[name], fastmath=_FASTMATH)
+def _driver(name):
+    """The :func:`cpu_kernels.split` driver of the compiled ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
+    return cpu_kernels.split(cpu_kernels.jit(_KERNEL_SOURCES[name], fastmath=_FASTMATH))
+
+
+def _run(name, args, count):
+    """``_KERNEL_SOURCES[name](*args, lo, hi)`` over ``range(count)`` (channels, rows or columns),
+    split over numba's threads when the first array is large."""
+    _driver(name)(args, count, cpu_kernels.chunks(count, args[0].size))
 
 
 def _acc_dtype(dtype):
@@ -214,7 +230,7 @@ def channel_moments(x3):
     if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         mean, var = np.empty(c), np.empty(c)
-        _kernel("_channel_moments")(x3, mean, var)
+        _run("_channel_moments", (x3, mean, var), c)
         return mean, var
     acc = _acc_dtype(x3.dtype)
     return x3.mean(axis=(0, 2), dtype=acc), x3.var(axis=(0, 2), dtype=acc)
@@ -225,7 +241,7 @@ def channel_normalize(x3, center, scale, shift):
     x3's dtype (centring first: no cancellation when the mean is large against the spread)."""
     if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
-        _kernel("_channel_normalize")(x3, center, scale, shift, out)
+        _run("_channel_normalize", (x3, center, scale, shift, out), x3.shape[1])
         return out
     out = x3 - center[:, None]
     out *= scale[:, None]
@@ -238,7 +254,7 @@ def channel_grad_sums(g3, x3, mean):
     if cpu_kernels.accepts(x3):
         c = x3.shape[1]
         sum_g, sum_gxc = np.empty(c), np.empty(c)
-        _kernel("_channel_grad_sums")(g3, x3, mean, sum_g, sum_gxc)
+        _run("_channel_grad_sums", (g3, x3, mean, sum_g, sum_gxc), c)
         return sum_g, sum_gxc
     xp = array_module(x3)
     acc = _acc_dtype(x3.dtype)
@@ -250,7 +266,7 @@ def channel_input_grad(g3, x3, gain, mean, mean_g, proj, scale):
     (C,) coefficients of their dtype (see :func:`_channel_input_grad`)."""
     if cpu_kernels.accepts(x3):
         out = np.empty_like(x3)
-        _kernel("_channel_input_grad")(g3, x3, gain, mean, mean_g, proj, scale, out)
+        _run("_channel_input_grad", (g3, x3, gain, mean, mean_g, proj, scale, out), x3.shape[1])
         return out
     dx = x3 - mean[:, None]
     dx *= -proj[:, None]
@@ -439,7 +455,7 @@ class LayerNorm(Function):
             y, mean, rstd = np.empty_like(x2), np.empty(rows, x2.dtype), np.empty(rows, x2.dtype)
             w_or_ones = np.ones(d, x2.dtype) if w is None else w
             b_or_zeros = np.zeros(d, x2.dtype) if b is None else b
-            _kernel("_row_norm")(x2, w_or_ones, b_or_zeros, eps, y, mean, rstd)
+            _run("_row_norm", (x2, w_or_ones, b_or_zeros, eps, y, mean, rstd), rows)
         else:
             acc = _acc_dtype(x2.dtype)
             mean = x2.mean(axis=1, dtype=acc)
@@ -465,12 +481,13 @@ class LayerNorm(Function):
         need_affine = need_w or need_b
         if cpu_kernels.accepts(x2):
             dx = np.empty_like(x2) if need_x else np.empty((0, 0), x2.dtype)
-            dw_acc, db_acc = np.zeros(d), np.zeros(d)
-            _kernel("_row_norm_grad")(
-                g2, x2, mean, rstd, np.ones(d, x2.dtype) if w is None else w, dx, dw_acc, db_acc, need_x, need_affine
-            )
-            dw = dw_acc.astype(x2.dtype) if need_w else None
-            db = db_acc.astype(x2.dtype) if need_b else None
+            # a fixed number of shares (not one per thread): the sums are the same on any thread count
+            shares = max(1, min(_ROW_GRAD_SHARES, x2.shape[0]))
+            dw_acc, db_acc = np.zeros((shares, d)), np.zeros((shares, d))
+            w_or_ones = np.ones(d, x2.dtype) if w is None else w
+            _run("_row_norm_grad", (g2, x2, mean, rstd, w_or_ones, dx, dw_acc, db_acc, need_x, need_affine), shares)
+            dw = dw_acc.sum(axis=0).astype(x2.dtype) if need_w else None
+            db = db_acc.sum(axis=0).astype(x2.dtype) if need_b else None
         else:
             acc = _acc_dtype(x2.dtype)
             xhat = (x2 - mean[:, None]) * rstd[:, None]

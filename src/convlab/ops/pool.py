@@ -21,9 +21,10 @@ How it is computed (never a Python loop over output positions):
   of the padded input holding element ``j`` of every window of the whole batch, so each step is
   one vectorised array operation (its gradient adds the views back the same way);
 - max pooling needs each window's argmax, and array operations need several passes per offset
-  for it; on the CPU one compiled (numba) loop finds maximum and argmax in a single pass, and the
-  gradient is a compiled scatter-add through the argmax. CuPy arrays (and NaN inputs, other
-  dtypes) unfold the windows into a ``(..., *out, K)`` array and take its first argmax instead;
+  for it; on the CPU one compiled (numba) loop finds maximum and argmax in a single pass over
+  the unpadded input (NaN included), and the gradient is a compiled scatter-add through the
+  argmax, both split over the planes on numba's threads. CuPy arrays (and other dtypes) unfold
+  the windows into a ``(..., *out, K)`` array and take its first argmax instead;
 - adaptive average pooling is separable: one small averaging matrix (a GEMM) per dimension.
 """
 
@@ -321,8 +322,9 @@ def _scatter_add_planes(g, flat, in_size):
     lead = g.shape[: g.ndim - len(in_size)]
     n_planes, n_outputs = math.prod(lead), math.prod(g.shape[len(lead):])
     if cpu_kernels.accepts(g, dtypes=_KERNEL_DTYPES):
-        summed = np.zeros((n_planes, plane), dtype=g.dtype)
-        _kernel("scatter_add_rows")(np.ascontiguousarray(g).reshape(n_planes, n_outputs), flat.reshape(n_planes, n_outputs), summed)
+        summed = np.empty((n_planes, plane), dtype=g.dtype)
+        args = (np.ascontiguousarray(g).reshape(n_planes, n_outputs), np.ascontiguousarray(flat).reshape(n_planes, n_outputs), summed)
+        _kernels()[1](args, n_planes, cpu_kernels.chunks(n_planes, summed.size))
         return summed.reshape(lead + tuple(in_size))
     summed = xp.zeros(n_planes * plane, dtype=g.dtype)
     scatter_add(summed, (flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]).ravel(), g.reshape(-1))
@@ -330,90 +332,103 @@ def _scatter_add_planes(g, flat, in_size):
 
 
 # ---------------------------------------------------------------------------------- CPU kernels
-# Max pooling's hot loops, compiled with numba on first use (cached on disk) and run
-# single-threaded, so they never compete with BLAS for the cores. Plain Python loops over each
-# window of the padded plane: PyTorch's CPU algorithm.
-def _max_pool_rows(x, y, flat, first, dims, lowest):
-    """Max pooling of each row of ``x`` (a flattened, padded Dp x Hp x Wp plane) into ``y`` and
-    ``flat`` (rows of OD x OH x OW outputs; ``flat`` indexes the unpadded D x H x W plane).
+# Max pooling's hot loops, compiled with numba on first use (cached on disk): plain Python loops
+# over each window of a plane, PyTorch's CPU algorithm. A large call splits the planes over
+# numba's threads (cpu_kernels.split; planes are independent, so the result does not depend on
+# the thread count), a small one runs on the calling thread.
+def _max_pool_plane(plane, y, flat, windows, sizes, lowest, nan_aware):
+    """Max pooling of one flattened, unpadded D x H x W plane into ``y`` and ``flat`` (OD x OH x OW
+    outputs, flattened; ``flat`` indexes the plane); ``sizes`` is ``[(D, H, W), (OD, OH, OW)]``.
 
-    ``dims`` = (Hp, Wp, H, W, kernel d/h/w, stride d/h/w, padding d/h/w, dilation d/h/w);
-    ``first[od, oh, ow]`` is the flat index of the window's first element inside the input.
-    PyTorch's rule: start from ``lowest`` at that element and take an element when it is larger,
-    so the first maximum wins and padding never does. NaN is not handled here (the check would
-    double the time): inputs with NaN take the array-op path.
+    ``windows[axis, i] = (start, first, stop, dilation)``: window ``i`` along ``axis`` reads
+    positions ``start + j * dilation`` for taps ``first <= j < stop``, those inside the input
+    (padding is never read). PyTorch's rule: start from ``lowest`` at the first tap inside the
+    input and take an element when it is larger (or, with ``nan_aware``, NaN), taps in scan
+    order, so the first maximum wins, the last NaN wins over everything, and padding never does.
     """
-    Hp, Wp, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw = dims
-    OD, OH, OW = first.shape
-    for p in range(x.shape[0]):
-        plane = x[p]
-        o = 0
-        for od in range(OD):
-            for oh in range(OH):
-                for ow in range(OW):
-                    best = lowest
-                    where = first[od, oh, ow]
-                    for a in range(kd):
-                        d = od * sd + a * dd
-                        for b in range(kh):
-                            h = oh * sh + b * dh
-                            start = (d * Hp + h) * Wp + ow * sw
-                            unpadded = ((d - pd) * H + h - ph) * W + ow * sw - pw
-                            for c in range(kw):
-                                v = plane[np.uint64(start + c * dw)]  # unsigned: no negative-index wraparound check
-                                take = v > best  # selects, not branches: maxima are unpredictable
-                                best = v if take else best
-                                where = unpadded + c * dw if take else where
-                    y[p, o] = best
-                    flat[p, o] = where
-                    o += 1
+    H, W = sizes[0, 1], sizes[0, 2]
+    OD, OH, OW = sizes[1, 0], sizes[1, 1], sizes[1, 2]
+    o = 0
+    for od in range(OD):
+        d_start, a0, a1, dd = windows[0, od, 0], windows[0, od, 1], windows[0, od, 2], windows[0, od, 3]
+        for oh in range(OH):
+            h_start, b0, b1, dh = windows[1, oh, 0], windows[1, oh, 1], windows[1, oh, 2], windows[1, oh, 3]
+            for ow in range(OW):
+                w_start, c0, c1, dw = windows[2, ow, 0], windows[2, ow, 1], windows[2, ow, 2], windows[2, ow, 3]
+                best = lowest
+                where = ((d_start + a0 * dd) * H + h_start + b0 * dh) * W + w_start + c0 * dw
+                for a in range(a0, a1):
+                    for b in range(b0, b1):
+                        row = ((d_start + a * dd) * H + h_start + b * dh) * W + w_start
+                        for c in range(c0, c1):
+                            i = row + c * dw
+                            v = plane[np.uint64(i)]  # unsigned: no negative-index wraparound check
+                            take = v > best  # selects, not branches: maxima are unpredictable
+                            if nan_aware:
+                                take |= v != v  # noqa: PLR0124  (the NaN test, inlined)
+                            best = v if take else best
+                            where = i if take else where
+                y[o] = best
+                flat[o] = where
+                o += 1
 
 
-def _scatter_add_rows(g, flat, out):
-    """out[p, flat[p, o]] += g[p, o], in output order (PyTorch's summation order)."""
-    for p in range(g.shape[0]):
+def _scatter_add_rows(g, flat, out, lo, hi):
+    """out[p] = 0, then out[p, flat[p, o]] += g[p, o] in output order (PyTorch's summation
+    order), for planes ``lo..hi``."""
+    for p in range(lo, hi):
+        out[p, :] = 0
         for o in range(g.shape[1]):
             out[p, flat[p, o]] += g[p, o]
 
 
-_KERNEL_SOURCES = {"max_pool_rows": _max_pool_rows, "scatter_add_rows": _scatter_add_rows}
-
-
 @functools.cache
-def _kernel(name):
-    """The compiled form of ``_KERNEL_SOURCES[name]`` (compiled on first use)."""
-    return cpu_kernels.jit(_KERNEL_SOURCES[name])
+def _kernels():
+    """``(max_pool, scatter_add)``, compiled on first use: :func:`cpu_kernels.split` drivers
+    (``run(args, planes, chunks)``) of the per-plane kernels above."""
+    max_pool_plane = cpu_kernels.jit(_max_pool_plane)
+
+    @cpu_kernels.jit
+    def max_pool_planes(x, y, flat, windows, sizes, lowest, lo, hi):
+        # The NaN test doubles a window's time, so a plane gets it only when it holds a NaN
+        # (told by a vectorised pass over the plane, which leaves it in cache for the pooling).
+        for p in range(lo, hi):
+            plane = x[p]
+            has_nan = False
+            for i in range(plane.size):
+                has_nan |= plane[i] != plane[i]
+            max_pool_plane(plane, y[p], flat[p], windows, sizes, lowest, has_nan)
+
+    return cpu_kernels.split(max_pool_planes), cpu_kernels.split(cpu_kernels.jit(_scatter_add_rows))
 
 
 # ---------------------------------------------------------------------------------- max pooling
-def _first_inside(geom):
-    """Flat index (into the unpadded plane) of each window's first element inside the input."""
-    firsts = []
-    for s, p, d, m in zip(geom.stride, geom.padding, geom.dilation, geom.out_size):
+def _windows(geom):
+    """``(3, max out size, 4)`` int64 table of :func:`_max_pool_plane`'s window bounds per axis
+    (1-d and 2-d pooling run as 3-d, the missing leading axes one window of one tap at 0):
+    ``(start, first tap inside the input, stop, dilation)``."""
+    n = len(geom.kernel)
+    table = np.zeros((3, max(geom.out_size), 4), dtype=np.int64)
+    table[:, :, 2:] = 1
+    for a, (size, k, s, p, d, m) in enumerate(zip(geom.in_size, geom.kernel, geom.stride, geom.padding, geom.dilation, geom.out_size)):
         start = np.arange(m) * s - p
-        firsts.append(start + np.maximum(0, (-start + d - 1) // d) * d)
-    return _flat_index(_broadcast_axes(firsts), geom.in_size)
+        first, stop = np.maximum(0, (-start + d - 1) // d), np.minimum(k, (size - start + d - 1) // d)
+        table[3 - n + a, :m] = np.stack([start, first, stop, np.full(m, d)], axis=1)
+    return table
 
 
 def _max_pool_compiled(x, geom):
     """Max pooling on the CPU with the compiled kernel: ``(y, flat indices)``."""
     n = len(geom.kernel)
     lead = x.shape[:-n]
-
-    def as3d(sizes, fill):  # 1-d and 2-d pooling run as 3-d
-        return (fill,) * (3 - n) + tuple(sizes)
-
-    xpad = _pad(x, geom, _lowest(x.dtype))
     rows = math.prod(lead)
+    planes = np.ascontiguousarray(x).reshape(rows, math.prod(geom.in_size))
     y = np.empty((rows, math.prod(geom.out_size)), dtype=x.dtype)
     flat = np.empty(y.shape, dtype=np.int64)
-    dims = (
-        as3d(geom.extent, 1)[1:] + as3d(geom.in_size, 1)[1:] + as3d(geom.kernel, 1) + as3d(geom.stride, 1)
-        + as3d(geom.padding, 0) + as3d(geom.dilation, 1)
-    )
-    first = np.ascontiguousarray(np.broadcast_to(_first_inside(geom), geom.out_size).reshape(as3d(geom.out_size, 1)))
-    planes = np.ascontiguousarray(xpad).reshape(rows, math.prod(geom.extent))
-    _kernel("max_pool_rows")(planes, y, flat, first, dims, x.dtype.type(_lowest(x.dtype)))
+    as3d = (1,) * (3 - n)
+    sizes = np.array([as3d + geom.in_size, as3d + geom.out_size])  # an array: parallel drivers take no nested tuples
+    args = (planes, y, flat, _windows(geom), sizes, x.dtype.type(_lowest(x.dtype)))
+    _kernels()[0](args, rows, cpu_kernels.chunks(rows, x.size))
     shape = lead + geom.out_size
     return y.reshape(shape), flat.reshape(shape)
 
@@ -438,9 +453,8 @@ def _max_pool_unfolded(x, geom):
 
 
 def _max_pool_arrays(x, geom):
-    """``(y, flat argmax indices)`` of max pooling: compiled on the CPU, array ops elsewhere and
-    for inputs with NaN (a NaN max propagates: ``isnan(x.max())`` is the quick test)."""
-    if cpu_kernels.accepts(x, dtypes=_KERNEL_DTYPES) and not (x.dtype.kind == "f" and x.size and np.isnan(x.max())):
+    """``(y, flat argmax indices)`` of max pooling: compiled on the CPU, array ops elsewhere."""
+    if cpu_kernels.accepts(x, dtypes=_KERNEL_DTYPES):
         return _max_pool_compiled(x, geom)
     return _max_pool_unfolded(x, geom)
 

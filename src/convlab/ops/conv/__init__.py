@@ -16,7 +16,7 @@ reached by a free ``moveaxis`` view.
 
 - Compiled path (``ops/_conv_kernels.py``; NumPy float32/float64, 1-D and 2-D): ungrouped
   convolutions with a multiple of 16 output channels run a direct convolution whose register
-  tiles (float32: up to 14 pixels x 32 channels with AVX-512, 6 x 16 or 3 x 32 with AVX2; see
+  tiles (float32: up to 14 pixels x 32 channels with AVX-512, 6 x 16 or 2 x 32 with AVX2; see
   ``_conv_kernels.TILE_ROWS``) read the zero-padded channels-last input in place - no column
   matrix, no BLAS. It runs when ``cpu_kernels.accepts`` the input (numba installed,
   ``CONVLAB_KERNELS`` not 0); the GEMM path below is the fallback. The input gradient is the
