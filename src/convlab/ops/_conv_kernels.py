@@ -38,6 +38,7 @@ the GEMM path otherwise.
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +109,29 @@ def _check_tile_operands(operands) -> None:
             raise errors.TypingError(f"_tile(): {name} must be an integer, got {t}")
 
 
+@contextlib.contextmanager
+def _reduction(builder, counts, a_steps, b_steps):
+    """The three nested loops of a tile's reduction, ``k3`` outermost (``counts = (n1, n2, n3)``):
+    the body, emitted inside the ``with``, gets the offsets ``(k1*a1 + k2*a2 + k3*a3, k1*b1 +
+    k2*b2 + k3*b3)`` of its operands (the ``a_steps`` and ``b_steps``: i64 values)."""
+    (n1, n2, n3), (a1, a2, a3), (b1, b2, b3) = counts, a_steps, b_steps
+    with cgutils.for_range(builder, n3) as loop3:
+        a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
+        with cgutils.for_range(builder, n2) as loop2:
+            a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
+            b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
+            with cgutils.for_range(builder, n1) as loop1:
+                yield builder.add(a_at2, builder.mul(loop1.index, a1)), builder.add(b_at2, builder.mul(loop1.index, b1))
+
+
+def _splat(builder, vec, value):
+    """``value`` in every lane of the vector type ``vec``: an insert into lane 0 and an all-zero
+    shuffle, which LLVM emits as one broadcast instruction."""
+    undef = ir.Constant(vec, ir.Undefined)
+    lane0 = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(lane0, undef, ir.Constant(ir.VectorType(ir.IntType(32), vec.count), [0] * vec.count))
+
+
 @intrinsic
 def _tile(
     typingctx, rows, blocks, a, a_off, a_rows, a_k1, a_k2, a_k3, b, b_off, b_bs, b_k1, b_k2, b_k3,
@@ -158,7 +182,6 @@ def _tile(
             ir.FunctionType(vec, [vec, vec, vec]),
             f"llvm.{_FMA}.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
         )
-        broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
 
         def vector_at(base, offset):
             return builder.bitcast(builder.gep(base, [offset]), vec.as_pointer())
@@ -177,26 +200,13 @@ def _tile(
             b_blocks = [builder.mul(b_bs_v, const(m)) for m in range(n_blocks)]
             b_offsets = [builder.add(b_blocks[m], const(v * lanes)) for m in range(n_blocks) for v in range(per_block)]
             a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
-            with cgutils.for_range(builder, k3n) as loop3:
-                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-                with cgutils.for_range(builder, k2n) as loop2:
-                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                    with cgutils.for_range(builder, k1n) as loop1:
-                        a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
-                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
-                        b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
-                        for r in range(n_rows):
-                            s = builder.load(builder.gep(a_rows[r], [a_at]))
-                            splat = builder.shuffle_vector(
-                                builder.insert_element(
-                                    ir.Constant(vec, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)
-                                ),
-                                ir.Constant(vec, ir.Undefined),
-                                broadcast,
-                            )
-                            for acc, b_vec in zip(accs[r], b_vecs):
-                                builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
+            with _reduction(builder, (k1n, k2n, k3n), (a1, a2, a3), (b1, b2, b3)) as (a_at, b_at):
+                b_row = builder.gep(b0, [b_at])
+                b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
+                for r in range(n_rows):
+                    splat = _splat(builder, vec, builder.load(builder.gep(a_rows[r], [a_at])))
+                    for acc, b_vec in zip(accs[r], b_vecs):
+                        builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
             for r in range(n_rows):
                 c_row = builder.gep(c0, [builder.mul(c_rs_v, const(r))])
                 for acc, lane in zip(accs[r], lane_offsets):
