@@ -38,6 +38,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+import timing
+
 import convlab
 from convlab import models
 from convlab.nn import functional as F
@@ -174,6 +177,7 @@ def main() -> None:
         return
     print(f"# bench_ddp: fmnist_cnn, batch {args.batch} per process, best of {args.rounds} rounds of {args.steps} "
           f"steps; {os.cpu_count()} CPUs (the processes share them)")
+    print(f"# CPU: {timing.cpu_description()}")
     convlab.manual_seed(0)
     one = single_process_step(models.fmnist_cnn(), *batch(args.batch), args.steps, args.rounds)
     print(f"1 process:   {one * 1e3:8.1f} ms/step  ({args.batch / one:.0f} images/s)")

@@ -22,8 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import timing
 
 import convlab
 from convlab import nn, quantization
@@ -78,6 +82,7 @@ def main():
         tensor_bytes = sum(v.numpy().nbytes for v in state)
         return in_use, tensor_bytes, _file_size(lambda p: quantization.save_quantized(qmodel, p))
 
+    print(f"# CPU (for the seconds column): {timing.cpu_description()}")
     print(f"float32: test accuracy {_accuracy(model, test):.2%}, "
           f"{_file_size(lambda p: convlab.save(model.state_dict(), p)):,} bytes (convlab.save)")
 

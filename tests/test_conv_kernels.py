@@ -217,3 +217,24 @@ def test_tile_shape_keeps_the_most_accumulators(dtype):
         assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((14, 14) if dtype == np.float32 else (14, 6))
     else:
         assert _conv_kernels.TILE_ROWS[np.dtype(dtype)] == ((6, 2) if dtype == np.float32 else (2, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, c, h, w", [(2, 64, 14, 14), (1, 19, 9, 13), (2, 8, 3, 8), (1, 5, 6, 9), (1, 16, 4, 7)])
+def test_pad_turns_any_layout_into_padded_channels_last(n, c, h, w, dtype):
+    """The one copy before a dense kernel: NCHW (8x8 vector transposes, the last blocks
+    overlapping; fewer than 8 channels or columns element by element), channels-last and
+    sliced sources, padding on any side, against NumPy."""
+    rng = np.random.default_rng(c * h + w)
+    nchw = rng.standard_normal((n, c, h, w)).astype(dtype)
+    sources = {
+        "nchw": np.moveaxis(nchw, 1, -1),
+        "nhwc": np.ascontiguousarray(np.moveaxis(nchw, 1, -1)),
+        "sliced": np.moveaxis(rng.standard_normal((n, c, h + 2, w)).astype(dtype), 1, -1)[:, 1:-1],
+    }
+    for source in sources.values():
+        for top, left, bottom, right in [(1, 1, 1, 1), (0, 3, 2, 0)]:
+            out = np.full((n, h + top + bottom, w + left + right, c), np.nan, dtype)
+            _conv_kernels.pad(source, out, top, left)
+            expected = np.pad(source, ((0, 0), (top, bottom), (left, right), (0, 0)))
+            np.testing.assert_array_equal(out, expected)

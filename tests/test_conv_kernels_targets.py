@@ -48,7 +48,7 @@ def test_tile_tests_pass_on_a_forced_cpu(target, tmp_path):
     assert probe.stdout.split() == ["False", "32", "fma" if "+fma" in features else "fmuladd"]
     done = _run(
         ["-m", "pytest", "-o", "addopts=", "-q", "-p", "no:cacheprovider", os.path.join(TESTS, "test_conv_kernels.py"),
-         "-k", "tile_shape or float32-False-2-0 or float64-False-2-0"],
+         "-k", "tile_shape or float32-False-2-0 or float64-False-2-0 or pad_turns or every_tile_shape"],
         env,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -24,6 +24,13 @@ def _check_number(attack: str, name: str, value, minimum=0.0, integer=False):
         raise ValueError(f"{attack}(): {name} must be {what} >= {minimum}, got {value!r}")
 
 
+def _check_steps(attack: str, eps, alpha, steps):
+    """The settings of the iterative attacks: a budget, a step size and a number of steps."""
+    _check_number(attack, "eps", eps)
+    _check_number(attack, "alpha", alpha)
+    _check_number(attack, "steps", steps, 0, integer=True)
+
+
 class FGSM(Attack):
     r"""The fast gradient sign method (Goodfellow et al., 2015): one step of size ``eps`` along the
     sign of the loss gradient, ``x' = clamp(x + eps * sign(grad_x CE(f(x), y)), 0, 1)``.
@@ -77,9 +84,7 @@ class BIM(Attack):
 
     def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10):
         super().__init__("BIM", model)
-        _check_number("BIM", "eps", eps)
-        _check_number("BIM", "alpha", alpha)
-        _check_number("BIM", "steps", steps, 0, integer=True)
+        _check_steps("BIM", eps, alpha, steps)
         self.eps = eps
         self.alpha = alpha
         self.steps = int(min(eps * 255 + 4, 1.25 * eps * 255)) if steps == 0 else steps
@@ -125,9 +130,7 @@ class PGD(Attack):
     def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 10,
                  random_start: bool = True):
         super().__init__("PGD", model)
-        _check_number("PGD", "eps", eps)
-        _check_number("PGD", "alpha", alpha)
-        _check_number("PGD", "steps", steps, 0, integer=True)
+        _check_steps("PGD", eps, alpha, steps)
         self.eps = eps
         self.alpha = alpha
         self.steps = steps
@@ -174,9 +177,7 @@ class PGDL2(Attack):
     def __init__(self, model, eps: float = 1.0, alpha: float = 0.2, steps: int = 10, random_start: bool = True,
                  eps_for_division: float = 1e-10):
         super().__init__("PGDL2", model)
-        _check_number("PGDL2", "eps", eps)
-        _check_number("PGDL2", "alpha", alpha)
-        _check_number("PGDL2", "steps", steps, 0, integer=True)
+        _check_steps("PGDL2", eps, alpha, steps)
         self.eps = eps
         self.alpha = alpha
         self.steps = steps

@@ -906,6 +906,13 @@ class Occlusion(PerturbationAttribution):
         return out.reshape(n)
 
 
+def _positive_ints(value, n):
+    """Whether ``value`` is a tuple of ``n`` positive ints (a window or a stride of a sample)."""
+    return (
+        isinstance(value, tuple) and len(value) == n and all(isinstance(s, numbers.Integral) and s >= 1 for s in value)
+    )
+
+
 def _per_input_shapes(shapes, xs, who):
     if not isinstance(shapes, tuple) or not shapes:
         raise TypeError(
@@ -918,11 +925,7 @@ def _per_input_shapes(shapes, xs, who):
             f"{who}: sliding_window_shapes has {len(shapes)} shapes for {len(xs)} inputs; give one per input"
         )
     for shape, x in zip(shapes, xs):
-        if (
-            not isinstance(shape, tuple)
-            or len(shape) != x.ndim - 1
-            or not all(isinstance(s, numbers.Integral) and s >= 1 for s in shape)
-        ):
+        if not _positive_ints(shape, x.ndim - 1):
             raise ValueError(
                 f"{who}: sliding window {shape!r} must be a tuple of {x.ndim - 1} positive ints, one per non-batch "
                 f"dimension of the input {tuple(x.shape)}"
@@ -945,11 +948,7 @@ def _per_input_strides(strides, xs, windows, who):
     for stride, x, window in zip(strides, xs, windows):
         if isinstance(stride, numbers.Integral):
             stride = (int(stride),) * (x.ndim - 1)
-        if (
-            not isinstance(stride, tuple)
-            or len(stride) != x.ndim - 1
-            or not all(isinstance(s, numbers.Integral) and s >= 1 for s in stride)
-        ):
+        if not _positive_ints(stride, x.ndim - 1):
             raise ValueError(
                 f"{who}: stride {stride!r} must be a positive int or a tuple of {x.ndim - 1} positive ints"
             )

@@ -27,6 +27,28 @@ GoogLeNetOutputs = collections.namedtuple("GoogLeNetOutputs", ["logits", "aux_lo
 GoogLeNetOutputs.__doc__ = "GoogLeNet's training-mode output with auxiliary classifiers, as torchvision's."
 
 
+def _transform_imagenet_input(x):
+    """Inputs normalised with ImageNet's mean and std, rescaled to the ``(x - 0.5) / 0.5`` of
+    torchvision's ImageNet weights for GoogLeNet and Inception v3 (their ``transform_input``)."""
+    channels = [
+        x[:, c : c + 1] * (std / 0.5) + (mean - 0.5) / 0.5
+        for c, (mean, std) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
+    ]
+    return functions.cat(channels, 1)
+
+
+def _init_weights(model, std):
+    """torchvision's initialisation of GoogLeNet and Inception v3: Conv2d and Linear weights from a
+    normal of ``std`` (or the layer's own ``stddev`` attribute) truncated to [-2, 2], BatchNorm2d
+    weights 1 and biases 0; other biases keep their layer's default."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            init.trunc_normal_(m.weight, mean=0.0, std=float(getattr(m, "stddev", std)), a=-2, b=2)
+        elif isinstance(m, nn.BatchNorm2d):
+            init.constant_(m.weight, 1)
+            init.constant_(m.bias, 0)
+
+
 class BasicConv2d(nn.Module):
     """Conv2d (no bias) - BatchNorm2d(eps=0.001) - ReLU; ``**kwargs`` go to ``nn.Conv2d``."""
 
@@ -129,21 +151,10 @@ class GoogLeNet(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(1024, num_classes)
         if init_weights:
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
-                elif isinstance(m, nn.BatchNorm2d):
-                    init.constant_(m.weight, 1)
-                    init.constant_(m.bias, 0)
+            _init_weights(self, std=0.01)
 
     def _transform_input(self, x):
-        if not self.transform_input:
-            return x
-        channels = [
-            x[:, c : c + 1] * (std / 0.5) + (mean - 0.5) / 0.5
-            for c, (mean, std) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
-        ]
-        return functions.cat(channels, 1)
+        return _transform_imagenet_input(x) if self.transform_input else x
 
     def forward(self, x):
         x = self._transform_input(x)

@@ -15,9 +15,8 @@ import collections
 
 from .. import functions, nn
 from ..nn import functional as F
-from ..nn import init
 from ._registry import load_weights, register_model
-from .googlenet import BasicConv2d
+from .googlenet import BasicConv2d, _init_weights, _transform_imagenet_input
 
 __all__ = ["Inception3", "InceptionOutputs", "inception_v3"]
 
@@ -190,22 +189,10 @@ class Inception3(nn.Module):
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(2048, num_classes)
         if init_weights:
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    std = float(getattr(m, "stddev", 0.1))
-                    init.trunc_normal_(m.weight, mean=0.0, std=std, a=-2, b=2)
-                elif isinstance(m, nn.BatchNorm2d):
-                    init.constant_(m.weight, 1)
-                    init.constant_(m.bias, 0)
+            _init_weights(self, std=0.1)
 
     def _transform_input(self, x):
-        if not self.transform_input:
-            return x
-        channels = [
-            x[:, c : c + 1] * (std / 0.5) + (mean - 0.5) / 0.5
-            for c, (mean, std) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)))
-        ]
-        return functions.cat(channels, 1)
+        return _transform_imagenet_input(x) if self.transform_input else x
 
     def forward(self, x):
         x = self._transform_input(x)

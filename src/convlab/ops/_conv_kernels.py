@@ -38,6 +38,7 @@ the GEMM path otherwise.
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +109,29 @@ def _check_tile_operands(operands) -> None:
             raise errors.TypingError(f"_tile(): {name} must be an integer, got {t}")
 
 
+@contextlib.contextmanager
+def _reduction(builder, counts, a_steps, b_steps):
+    """The three nested loops of a tile's reduction, ``k3`` outermost (``counts = (n1, n2, n3)``):
+    the body, emitted inside the ``with``, gets the offsets ``(k1*a1 + k2*a2 + k3*a3, k1*b1 +
+    k2*b2 + k3*b3)`` of its operands (the ``a_steps`` and ``b_steps``: i64 values)."""
+    (n1, n2, n3), (a1, a2, a3), (b1, b2, b3) = counts, a_steps, b_steps
+    with cgutils.for_range(builder, n3) as loop3:
+        a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
+        with cgutils.for_range(builder, n2) as loop2:
+            a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
+            b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
+            with cgutils.for_range(builder, n1) as loop1:
+                yield builder.add(a_at2, builder.mul(loop1.index, a1)), builder.add(b_at2, builder.mul(loop1.index, b1))
+
+
+def _splat(builder, vec, value):
+    """``value`` in every lane of the vector type ``vec``: an insert into lane 0 and an all-zero
+    shuffle, which LLVM emits as one broadcast instruction."""
+    undef = ir.Constant(vec, ir.Undefined)
+    lane0 = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(lane0, undef, ir.Constant(ir.VectorType(ir.IntType(32), vec.count), [0] * vec.count))
+
+
 @intrinsic
 def _tile(
     typingctx, rows, blocks, a, a_off, a_rows, a_k1, a_k2, a_k3, b, b_off, b_bs, b_k1, b_k2, b_k3,
@@ -158,7 +182,6 @@ def _tile(
             ir.FunctionType(vec, [vec, vec, vec]),
             f"llvm.{_FMA}.v{lanes}{'f32' if itemsize == 4 else 'f64'}",
         )
-        broadcast = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
 
         def vector_at(base, offset):
             return builder.bitcast(builder.gep(base, [offset]), vec.as_pointer())
@@ -177,26 +200,13 @@ def _tile(
             b_blocks = [builder.mul(b_bs_v, const(m)) for m in range(n_blocks)]
             b_offsets = [builder.add(b_blocks[m], const(v * lanes)) for m in range(n_blocks) for v in range(per_block)]
             a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
-            with cgutils.for_range(builder, k3n) as loop3:
-                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-                with cgutils.for_range(builder, k2n) as loop2:
-                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                    with cgutils.for_range(builder, k1n) as loop1:
-                        a_at = builder.add(a_at2, builder.mul(loop1.index, a1))
-                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, b1))])
-                        b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
-                        for r in range(n_rows):
-                            s = builder.load(builder.gep(a_rows[r], [a_at]))
-                            splat = builder.shuffle_vector(
-                                builder.insert_element(
-                                    ir.Constant(vec, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)
-                                ),
-                                ir.Constant(vec, ir.Undefined),
-                                broadcast,
-                            )
-                            for acc, b_vec in zip(accs[r], b_vecs):
-                                builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
+            with _reduction(builder, (k1n, k2n, k3n), (a1, a2, a3), (b1, b2, b3)) as (a_at, b_at):
+                b_row = builder.gep(b0, [b_at])
+                b_vecs = [builder.load(vector_at(b_row, off), align=itemsize) for off in b_offsets]
+                for r in range(n_rows):
+                    splat = _splat(builder, vec, builder.load(builder.gep(a_rows[r], [a_at])))
+                    for acc, b_vec in zip(accs[r], b_vecs):
+                        builder.store(builder.call(fma, [splat, b_vec, builder.load(acc)]), acc)
             for r in range(n_rows):
                 c_row = builder.gep(c0, [builder.mul(c_rs_v, const(r))])
                 for acc, lane in zip(accs[r], lane_offsets):
@@ -217,6 +227,66 @@ def _tile(
         builder.call(cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.trap"), [])
         builder.unreachable()
         builder.position_at_end(done)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_T = 8  # the side of a transposed square (:func:`_transpose8`)
+# an 8x8 transpose in three rounds of shufflevectors; each round: (the two input vectors, the
+# two output slots) per pair, then the masks of the first and of the second output. Rows k,
+# elements j: after round 1 slot 2m holds rows 2m, 2m+1 interleaved at j = 0, 1, 4, 5 (slot
+# 2m+1: j = 2, 3, 6, 7); after round 2 slot j holds rows 0-3 (slots 4-7: rows 4-7) at j, j+4;
+# round 3 joins the halves: slot j is column j.
+_TRANSPOSE_ROUNDS = (
+    ((((0, 1), (0, 1)), ((2, 3), (2, 3)), ((4, 5), (4, 5)), ((6, 7), (6, 7))),
+     (0, 8, 1, 9, 4, 12, 5, 13), (2, 10, 3, 11, 6, 14, 7, 15)),
+    ((((0, 2), (0, 1)), ((1, 3), (2, 3)), ((4, 6), (4, 5)), ((5, 7), (6, 7))),
+     (0, 1, 8, 9, 4, 5, 12, 13), (2, 3, 10, 11, 6, 7, 14, 15)),
+    ((((0, 4), (0, 4)), ((1, 5), (1, 5)), ((2, 6), (2, 6)), ((3, 7), (3, 7))),
+     (0, 1, 2, 3, 8, 9, 10, 11), (4, 5, 6, 7, 12, 13, 14, 15)),
+)  # fmt: skip
+
+
+@intrinsic
+def _transpose8(typingctx, src, s_off, s_stride, dst, d_off, d_stride):
+    """``dst[d_off + j*d_stride + k] = src[s_off + k*s_stride + j]`` for ``j, k < 8``: an 8x8
+    block moved between a channel-major (NCHW) and a channels-last layout, as 8 vector loads,
+    24 shuffles and 8 vector stores (a scalar copy, one element per load and store, ran at a
+    third of the speed and stalled on 4 KiB-aliased channel planes). ``src`` and ``dst``:
+    C-contiguous 1-D arrays of one float dtype; the offsets and strides: integers."""
+    for name, t in (("src", src), ("dst", dst)):
+        if not (isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C" and t.dtype in (types.float32, types.float64)):
+            raise errors.TypingError(f"_transpose8(): {name} must be a C-contiguous 1-D float array, got {t}")
+    if src.dtype != dst.dtype or not dst.mutable:
+        raise errors.TypingError(f"_transpose8(): src and a writable dst of one dtype expected, got {src}, {dst}")
+    for name, t in (("s_off", s_off), ("s_stride", s_stride), ("d_off", d_off), ("d_stride", d_stride)):
+        if not isinstance(t, types.Integer):
+            raise errors.TypingError(f"_transpose8(): {name} must be an integer, got {t}")
+    sig = types.void(src, s_off, s_stride, dst, d_off, d_stride)
+    itemsize = np.dtype(str(src.dtype)).itemsize
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        ints = [builder.sext(v, i64) if v.type.width < 64 else v for v in (args[1], args[2], args[4], args[5])]
+        s_off_v, s_stride_v, d_off_v, d_stride_v = ints
+        src_p = context.make_array(signature.args[0])(context, builder, args[0]).data
+        dst_p = context.make_array(signature.args[3])(context, builder, args[3]).data
+        vec = ir.VectorType(context.get_value_type(signature.args[0].dtype), _T)
+
+        def at(base, offset, stride, m):
+            address = builder.gep(base, [builder.add(offset, builder.mul(stride, ir.Constant(i64, m)))])
+            return builder.bitcast(address, vec.as_pointer())
+
+        rows = [builder.load(at(src_p, s_off_v, s_stride_v, k), align=itemsize) for k in range(_T)]
+        for pairs, first, second in _TRANSPOSE_ROUNDS:
+            out = [None] * _T
+            masks = [ir.Constant(ir.VectorType(ir.IntType(32), _T), list(m)) for m in (first, second)]
+            for (u, v), (p, q) in pairs:
+                out[p], out[q] = (builder.shuffle_vector(rows[u], rows[v], mask) for mask in masks)
+            rows = out
+        for j in range(_T):
+            builder.store(rows[j], at(dst_p, d_off_v, d_stride_v, j), align=itemsize)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -362,7 +432,12 @@ def _forward_rows(plan, row0, row1):
                         kh,
                     )
                     j += r
-            if not direct:
+            if not direct and ysw == 1 and ow >= _T:  # channel-major rows (NCHW): 8x8 transposes
+                for k0 in range(0, width, _T):
+                    for j in range(0, ow, _T):
+                        j0 = min(j, ow - _T)  # the last block overlaps the one before
+                        _transpose8(row_buffer, j0 * width + k0, width, yf, y_row + (g0 * BLOCK + k0) * ysc + j0, ysc)
+            elif not direct:
                 for k in range(width):
                     out = y_row + (g0 * BLOCK + k) * ysc
                     for j in range(ow):
@@ -526,46 +601,59 @@ def pack_weight(w):
 
 
 @njit(cache=True)
-def _pad_rows(x, out, top, left, row0, row1):
-    """Rows ``row0 <= n*Hp + i < row1`` of :func:`pad`."""
-    h, w = x.shape[1], x.shape[2]
-    hp = out.shape[1]
+def _pad_rows(x, planes, out, top, left, row0, row1):
+    """Rows ``row0 <= n*Hp + i < row1`` of :func:`pad`. ``planes``: None, or ``(flat, s_n,
+    s_h, s_c)``, the flat buffer and element strides of a channel-major ``x`` whose rows are
+    contiguous (NCHW) and that has at least 8 channels and columns: its 8-channel x 8-pixel
+    blocks are then moved by :func:`_transpose8`, the last ones overlapping their neighbours."""
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    hp, wp = out.shape[1], out.shape[2]
+    of = out.reshape(-1)
     for row in range(row0, row1):
         n = row // hp
         i = row - n * hp
         src = i - top
+        at = row * wp * c
         if src < 0 or src >= h:
-            out[n, i, :, :] = 0
+            of[at : at + wp * c] = 0
             continue
-        out[n, i, :left, :] = 0
-        row, dst = x[n, src], out[n, i, left : left + w]
-        if x.strides[3] > x.strides[2]:
-            # channel-major source (NCHW): read each channel's row contiguously; the writes,
-            # one per pixel, stay within this output row's few cache lines
-            for k in range(row.shape[1]):
-                for j in range(w):
-                    dst[j, k] = row[j, k]
-        else:
-            dst[:, :] = row
-        out[n, i, left + w :, :] = 0
+        of[at : at + left * c] = 0
+        of[at + (left + w) * c : at + wp * c] = 0
+        at += left * c
+        if planes is None:
+            out[n, i, left : left + w] = x[n, src]
+            continue
+        xf, sn, sh, sc = planes
+        x_at = n * sn + src * sh
+        for k in range(0, c, _T):
+            k0 = min(k, c - _T)  # the last block overlaps the one before (same values written twice)
+            for j in range(0, w, _T):
+                j0 = min(j, w - _T)
+                _transpose8(xf, x_at + k0 * sc + j0, sc, of, at + j0 * c + k0, c)
 
 
 @njit(parallel=True, cache=True)
-def _pad_parallel(x, out, top, left, chunks):
+def _pad_parallel(x, planes, out, top, left, chunks):
     rows = out.shape[0] * out.shape[1]
     for t in prange(chunks):
-        _pad_rows(x, out, top, left, t * rows // chunks, (t + 1) * rows // chunks)
+        _pad_rows(x, planes, out, top, left, t * rows // chunks, (t + 1) * rows // chunks)
 
 
 def pad(x, out, top, left):
     """``out[n, top + h, left + w, c] = x[n, h, w, c]``, zeros around: one pass that also turns
     any memory layout of ``x`` (e.g. an NCHW tensor seen as NHWC) into the C-contiguous
-    channels-last buffer ``out``."""
+    channels-last buffer ``out`` (a channel-major ``x`` of at least 8 channels and 8 columns
+    through 8x8 vector transposes)."""
+    flat = flat_strides(x)
+    planes = None
+    if flat is not None and flat[1][2] == 1 and x.shape[3] >= _T and x.shape[2] >= _T:
+        xf, (sn, sh, _, sc) = flat
+        planes = (xf, sn, sh, sc)
     chunks = _chunks(out.size * _COPY_WORK)
     if chunks == 1:
-        _pad_rows(x, out, top, left, 0, out.shape[0] * out.shape[1])
+        _pad_rows(x, planes, out, top, left, 0, out.shape[0] * out.shape[1])
     else:
-        _pad_parallel(x, out, top, left, chunks)
+        _pad_parallel(x, planes, out, top, left, chunks)
 
 
 # Depthwise convolution works plane by plane on NCHW views (each channel is its own 2-D

@@ -54,14 +54,16 @@ def _kernels():
     prange = cpu_kernels.numba().prange
 
     @cpu_kernels.jit(parallel=True)
-    def relu(x, out):
+    def relu(x, out, passes):
         for i in prange(x.size):
-            out[i] = 0 if x[i] <= 0 else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
+            negative = x[i] <= 0
+            out[i] = 0 if negative else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
+            passes[i] = not negative
 
     @cpu_kernels.jit(parallel=True)
-    def relu_grad(g, y, out):
+    def relu_grad(g, passes, out):
         for i in prange(g.size):
-            out[i] = 0 if y[i] <= 0 else g[i]
+            out[i] = g[i] if passes[i] else 0
 
     @cpu_kernels.jit(parallel=True)
     def gelu(x, out):
@@ -89,29 +91,36 @@ def _flattened(*arrays):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dx = 0 where y <= 0, else g (so 0 even where g is inf or NaN, as in PyTorch).
+    """y = max(x, 0);  dx = 0 where x <= 0, else g (so 0 even where g is inf or NaN, as in PyTorch).
 
-    Large float NumPy arrays take one compiled pass on all cores (NumPy's ufuncs run on one).
+    Backward keeps only where the input passed (a bool per element, not the float output): in a
+    conv net the next convolution saves its own copy of its input, so keeping ``y`` too would
+    hold each activation twice (resnet18_cifar at batch 128: 140 MiB more). Large float NumPy
+    arrays take one compiled pass on all cores (NumPy's ufuncs run on one), output and mask
+    together.
     """
 
     @staticmethod
     def forward(ctx, x):
         flat = _flattened(x)
         if flat is None:
-            y = array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
+            xp = array_module(x)
+            y = xp.maximum(x, 0).astype(x.dtype, copy=False)
+            passes = xp.less_equal(x, 0)
+            xp.logical_not(passes, out=passes)  # not (x <= 0): NaN passes its gradient, as in PyTorch
         else:
-            y = np.empty_like(x)
-            _kernels()[0](*flat, y.reshape(-1))
-        ctx.y = y
+            y, passes = np.empty_like(x), np.empty(x.shape, np.bool_)
+            _kernels()[0](*flat, y.reshape(-1), passes.reshape(-1))
+        ctx.passes = passes
         return y
 
     @staticmethod
     def backward(ctx, g):
-        flat = _flattened(g, ctx.y)
-        if flat is None:
-            return array_module(g).where(ctx.y <= 0, 0, g).astype(g.dtype, copy=False)
+        flat = _flattened(g)
+        if flat is None or not ctx.passes.flags.c_contiguous:
+            return array_module(g).where(ctx.passes, g, 0).astype(g.dtype, copy=False)
         out = np.empty_like(g)
-        _kernels()[1](*flat, out.reshape(-1))
+        _kernels()[1](*flat, ctx.passes.reshape(-1), out.reshape(-1))
         return out
 
 

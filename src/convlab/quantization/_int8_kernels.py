@@ -23,6 +23,8 @@ NumPy path, so both give identical integers.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -30,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..backend import cpu_kernels
-from ..ops._conv_kernels import _chunks
+from ..ops._conv_kernels import _chunks, _reduction, _splat
 
 BLOCK = 16  # output channels per block: one int32 vector with AVX-512, two with AVX2
 _SCRATCH = 32  # int32 sums per tile row in the scratch buffer (two blocks)
@@ -87,7 +89,6 @@ def _tile(typingctx, rows, blocks, a, a_off, a_rows, a_k2, a_k3, b, b_off, b_bs,
                 builder.module, ir.FunctionType(acc_t, [words_t, words_t]), "llvm.x86.avx2.pmadd.wd"
             )
             ones = ir.Constant(words_t, [1] * 16)
-        broadcast = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
 
         def const(value):
             return ir.Constant(i64, value)
@@ -109,29 +110,18 @@ def _tile(typingctx, rows, blocks, a, a_off, a_rows, a_k2, a_k3, b, b_off, b_bs,
                 for v in range(per_block)
             ]
             a_rows = [builder.gep(a0, [builder.load(builder.gep(row_offsets, [const(r)]))]) for r in range(n_rows)]
-            with cgutils.for_range(builder, k3n) as loop3:
-                a_at3, b_at3 = builder.mul(loop3.index, a3), builder.mul(loop3.index, b3)
-                with cgutils.for_range(builder, k2n) as loop2:
-                    a_at2 = builder.add(a_at3, builder.mul(loop2.index, a2))
-                    b_at2 = builder.add(b_at3, builder.mul(loop2.index, b2))
-                    with cgutils.for_range(builder, k1n) as loop1:
-                        a_at = builder.add(a_at2, builder.mul(loop1.index, const(4)))
-                        b_row = builder.gep(b0, [builder.add(b_at2, builder.mul(loop1.index, const(64)))])
-                        weights = [
-                            builder.load(builder.bitcast(builder.gep(b_row, [off]), acc_t.as_pointer()), align=1)
-                            for off in vec_offsets
-                        ]
-                        for r in range(n_rows):
-                            word = builder.load(
-                                builder.bitcast(builder.gep(a_rows[r], [a_at]), i32.as_pointer()), align=1
-                            )
-                            splat = builder.shuffle_vector(
-                                builder.insert_element(ir.Constant(acc_t, ir.Undefined), word, ir.Constant(i32, 0)),
-                                ir.Constant(acc_t, ir.Undefined),
-                                broadcast,
-                            )
-                            for acc, w in zip(accs[r], weights):
-                                builder.store(multiply_add(builder.load(acc), splat, w), acc)
+            # k1 steps over groups of 4 input channels: 4 bytes of the input, 64 of the packed weight
+            with _reduction(builder, (k1n, k2n, k3n), (const(4), a2, a3), (const(64), b2, b3)) as (a_at, b_at):
+                b_row = builder.gep(b0, [b_at])
+                weights = [
+                    builder.load(builder.bitcast(builder.gep(b_row, [off]), acc_t.as_pointer()), align=1)
+                    for off in vec_offsets
+                ]
+                for r in range(n_rows):
+                    word = builder.load(builder.bitcast(builder.gep(a_rows[r], [a_at]), i32.as_pointer()), align=1)
+                    splat = _splat(builder, acc_t, word)
+                    for acc, w in zip(accs[r], weights):
+                        builder.store(multiply_add(builder.load(acc), splat, w), acc)
             for r in range(n_rows):
                 for v, acc in enumerate(accs[r]):
                     at = builder.gep(c0, [const(r * _SCRATCH + v * lanes)])
@@ -161,37 +151,42 @@ def _rows(remaining, sizes):
     return 1
 
 
+class _ConvPlan(NamedTuple):
+    """Everything :func:`_conv_rows` needs but its range of rows, passed to the compiled drivers
+    as one typed tuple (the signature is written here only)."""
+
+    xf: np.ndarray  # the padded input's flat uint8 buffer (N, Hp, Wp, C)
+    sn: int  # the input's byte strides (N, H, W)
+    sh: int
+    sw: int
+    c: int  # input channels (a multiple of 4)
+    kh: int
+    kw: int
+    stride_h: int
+    stride_w: int
+    dil_h: int
+    dil_w: int
+    oh: int  # output rows and columns per image
+    ow: int
+    wf: np.ndarray  # the packed weight's flat int8 buffer (see pack_weight)
+    n_blocks: int  # blocks of 16 output channels
+    offset: np.ndarray  # the requantisation of each output channel (see conv2d)
+    mult: np.ndarray
+    shift: np.ndarray
+    zero_point: int
+    lo: np.ndarray
+    hi: np.ndarray
+    yf: np.ndarray  # the output's flat uint8 buffer (N, OH, OW, C_store)
+    c_store: int  # output channels stored (those of the padded weight beyond are dropped)
+    tile_blocks: int  # most blocks per tile
+    sizes: np.ndarray  # the compiled tile heights, largest first (_SIZES)
+
+
 @njit(cache=True)
-def _conv_rows(
-    xf,
-    sn,
-    sh,
-    sw,
-    c,
-    kh,
-    kw,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    oh,
-    ow,
-    wf,
-    n_blocks,
-    offset,
-    mult,
-    shift,
-    zero_point,
-    lo,
-    hi,
-    yf,
-    c_store,
-    tile_blocks,
-    sizes,
-    row0,
-    row1,
-):
-    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d`."""
+def _conv_rows(plan, row0, row1):
+    """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d` (``plan``: a :class:`_ConvPlan`)."""
+    xf, sn, sh, sw, c, kh, kw, stride_h, stride_w, dil_h, dil_w, oh, ow = plan[:13]
+    wf, n_blocks, offset, mult, shift, zero_point, lo, hi, yf, c_store, tile_blocks, sizes = plan[13:]
     block = kh * kw * c * BLOCK
     if dil_w == 1 and sw == c:  # (kw, c) is one contiguous run of the input and of the packed weight
         n1, n2, a2, b2 = kw * c // 4, 1, 0, 0
@@ -239,65 +234,9 @@ def _conv_rows(
 
 
 @njit(parallel=True, cache=True)
-def _conv_parallel(
-    xf,
-    sn,
-    sh,
-    sw,
-    c,
-    kh,
-    kw,
-    stride_h,
-    stride_w,
-    dil_h,
-    dil_w,
-    oh,
-    ow,
-    wf,
-    n_blocks,
-    offset,
-    mult,
-    shift,
-    zero_point,
-    lo,
-    hi,
-    yf,
-    c_store,
-    tile_blocks,
-    sizes,
-    rows,
-    chunks,
-):
+def _conv_parallel(plan, rows, chunks):
     for t in prange(chunks):
-        _conv_rows(
-            xf,
-            sn,
-            sh,
-            sw,
-            c,
-            kh,
-            kw,
-            stride_h,
-            stride_w,
-            dil_h,
-            dil_w,
-            oh,
-            ow,
-            wf,
-            n_blocks,
-            offset,
-            mult,
-            shift,
-            zero_point,
-            lo,
-            hi,
-            yf,
-            c_store,
-            tile_blocks,
-            sizes,
-            t * rows // chunks,
-            (t + 1) * rows // chunks,
-        )
+        _conv_rows(plan, t * rows // chunks, (t + 1) * rows // chunks)
 
 
 def pack_weight(w):
@@ -324,34 +263,11 @@ def conv2d(xp, wpk, out, stride, dilation, offset, mult, shift, zero_point, lo, 
     tile_blocks = min(TILE_BLOCKS, n_blocks)
     rows = n_batch * oh
     chunks = min(_chunks(rows * ow * wpk.size), rows)
-    args = (
-        xp.reshape(-1),
-        sn,
-        sh,
-        sw,
-        c,
-        kh,
-        kw,
-        stride[0],
-        stride[1],
-        dilation[0],
-        dilation[1],
-        oh,
-        ow,
-        wpk.reshape(-1),
-        n_blocks,
-        offset,
-        mult,
-        shift,
-        zero_point,
-        lo,
-        hi,
-        out.reshape(-1),
-        c_store,
-        tile_blocks,
-        _SIZES,
-    )
+    plan = _ConvPlan(
+        xp.reshape(-1), sn, sh, sw, c, kh, kw, stride[0], stride[1], dilation[0], dilation[1], oh, ow,
+        wpk.reshape(-1), n_blocks, offset, mult, shift, zero_point, lo, hi, out.reshape(-1), c_store, tile_blocks, _SIZES,
+    )  # fmt: skip
     if chunks == 1:
-        _conv_rows(*args, 0, rows)
+        _conv_rows(plan, 0, rows)
     else:
-        _conv_parallel(*args, rows, chunks)
+        _conv_parallel(plan, rows, chunks)

@@ -62,14 +62,26 @@ def _check_mode(layer, mode):
     return mode
 
 
-def _binary_weight(weight, mode):
-    binary = sign_ste(weight)
-    if mode == "xnor":  # one scale per output filter / unit
-        binary = binary * weight.abs().mean(dim=tuple(range(1, weight.ndim)), keepdim=True)
-    return binary
+class _Binarised:
+    """What :class:`BinaryConv2d` and :class:`BinaryLinear` share, as the base listed before
+    ``Conv2d`` / ``Linear``: the binarised operands and the repr."""
+
+    def _binary_operands(self, input):
+        """``(input, weight)`` as the layer computes with them: ``sign(input)`` in XNOR mode, and
+        ``sign(W)`` (times ``alpha = mean |W|`` per output filter / unit in XNOR mode)."""
+        _check_tensor_input(self, input)
+        weight = self.weight
+        binary = sign_ste(weight)
+        if self.mode == "xnor":
+            input = sign_ste(input)
+            binary = binary * weight.abs().mean(dim=tuple(range(1, weight.ndim)), keepdim=True)
+        return input, binary
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, mode={self.mode}"
 
 
-class BinaryConv2d(Conv2d):
+class BinaryConv2d(_Binarised, Conv2d):
     """A 2-D convolution with binary weights (BinaryConnect) or binary weights and inputs
     (XNOR-Net), trained through the straight-through estimator.
 
@@ -110,16 +122,10 @@ class BinaryConv2d(Conv2d):
         self.mode = mode
 
     def forward(self, input):
-        _check_tensor_input(self, input)
-        if self.mode == "xnor":
-            input = sign_ste(input)
-        return self._conv_forward(input, _binary_weight(self.weight, self.mode), self.bias)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, mode={self.mode}"
+        return self._conv_forward(*self._binary_operands(input), self.bias)
 
 
-class BinaryLinear(Linear):
+class BinaryLinear(_Binarised, Linear):
     """y = x sign(W)^T + b (BinaryConnect), or sign(x) (alpha sign(W))^T + b with
     ``alpha = mean |W|`` per output (XNOR-Net), trained through the straight-through estimator.
 
@@ -144,10 +150,4 @@ class BinaryLinear(Linear):
         self.mode = mode
 
     def forward(self, input):
-        _check_tensor_input(self, input)
-        if self.mode == "xnor":
-            input = sign_ste(input)
-        return self._linear_forward(input, _binary_weight(self.weight, self.mode), self.bias)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, mode={self.mode}"
+        return self._linear_forward(*self._binary_operands(input), self.bias)

@@ -98,7 +98,20 @@ def _mask_weight(layer):
     layer.weight.data[...] = layer.weight.data * mask * layer.weight.data.dtype.type(1 / math.sqrt(kept))
 
 
-class SparseConv2d(Conv2d):
+class _PredefinedSparse:
+    """What :class:`SparseConv2d` and :class:`SparseLinear` share, as the base listed before
+    ``Conv2d`` / ``Linear``: a re-initialised weight is masked again, and the repr."""
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if "mask" in self._buffers:  # absent while the dense layer's __init__ initialises the weight
+            _mask_weight(self)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, density={self.density}, pattern={self.pattern}"
+
+
+class SparseConv2d(_PredefinedSparse, Conv2d):
     """A 2-D convolution with a pre-defined sparse connection pattern, fixed at construction.
 
     Args:
@@ -143,19 +156,11 @@ class SparseConv2d(Conv2d):
         )
         _register_mask(self, density, pattern, seed)
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        if "mask" in self._buffers:
-            _mask_weight(self)
-
     def forward(self, input):
         return self._conv_forward(input, self.weight * self.mask, self.bias)
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, density={self.density}, pattern={self.pattern}"
 
-
-class SparseLinear(Linear):
+class SparseLinear(_PredefinedSparse, Linear):
     """y = x (W * M)^T + b with a pre-defined sparse 0/1 mask ``M`` fixed at construction.
 
     Args:
@@ -191,13 +196,5 @@ class SparseLinear(Linear):
         super().__init__(in_features, out_features, bias, device, dtype)
         _register_mask(self, density, pattern, seed)
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        if "mask" in self._buffers:
-            _mask_weight(self)
-
     def forward(self, input):
         return self._linear_forward(input, self.weight * self.mask, self.bias)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, density={self.density}, pattern={self.pattern}"

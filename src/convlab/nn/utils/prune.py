@@ -277,14 +277,10 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        tensor_size = t.numel()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = _array(default_mask).copy()
-        if nparams_toprune != 0:
-            prob = default_generator().random(tensor_size)
-            mask.reshape(-1)[_indices_of_largest(array_module(mask).asarray(prob), nparams_toprune)] = 0
-        return Tensor(mask)
+        def scores():  # a uniform draw per entry: the largest are pruned
+            return array_module(_array(default_mask)).asarray(default_generator().random(t.numel()))
+
+        return _unstructured_mask(self.amount, t, default_mask, scores)
 
     @classmethod
     def apply(cls, module, name, amount):
@@ -306,14 +302,7 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t, default_mask):
-        tensor_size = t.numel()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = _array(default_mask).copy()
-        if nparams_toprune != 0:
-            magnitude = abs(_array(t)).reshape(-1)
-            mask.reshape(-1)[_indices_of_largest(-magnitude, nparams_toprune)] = 0
-        return Tensor(mask)
+        return _unstructured_mask(self.amount, t, default_mask, lambda: -abs(_array(t)).reshape(-1))
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
@@ -630,6 +619,19 @@ def _indices_of_largest(values, k):
     (in which of several equal values are taken may differ)."""
     xp = array_module(values)
     return xp.argpartition(-values, k - 1)[:k] if k < values.size else xp.arange(values.size)
+
+
+def _unstructured_mask(amount, t, default_mask, scores):
+    """``default_mask`` with the ``amount`` entries of ``t`` that have the largest ``scores()``
+    (a flat array) zeroed; ``scores`` is called only when something is pruned, so a random
+    score draws from the generator only then, as torch's does."""
+    tensor_size = t.numel()
+    nparams_toprune = _compute_nparams_toprune(amount, tensor_size)
+    _validate_pruning_amount(nparams_toprune, tensor_size)
+    mask = _array(default_mask).copy()
+    if nparams_toprune != 0:
+        mask.reshape(-1)[_indices_of_largest(scores(), nparams_toprune)] = 0
+    return Tensor(mask)
 
 
 def _channel_mask(t, dim, channel_mask):
