@@ -15,7 +15,7 @@ from torch_reference import torch_fmnist_cnn_fast
 
 import convlab
 from convlab import models
-from convlab.cli import CONFIG_KEYS, _train_config, build_parser, training_loss
+from convlab.cli import CONFIG_KEYS, _train_config, build_parser, main, training_loss
 from convlab.data import DataLoader, TensorDataset, datasets
 from convlab.recipes import RECIPES, TRAINING_RECIPES
 from convlab.train import evaluate
@@ -116,7 +116,7 @@ def test_splits_without_validation(tmp_path):
         recipe.splits(root=tmp_path, val_size=10)
 
 
-def test_recipe_fast_runs_end_to_end(tmp_path):
+def test_recipe_fast_runs_end_to_end(tmp_path, capsys):
     """A one-epoch run of the recipe on 64 training images: no validation, the test set once with
     flips, and the time-to-accuracy line and figure."""
     data = tmp_path / "fashion"
@@ -137,3 +137,6 @@ def test_recipe_fast_runs_end_to_end(tmp_path):
     model.load_state_dict(state["model"])
     test = datasets.FashionMNIST(root=data, train=False, transform=RECIPES["fashion-mnist"].eval_transform())
     assert results["test_accuracy"] == evaluate(model, DataLoader(test, batch_size=512), flip=True)["accuracy"]
+    # all training images were trained on: `convlab eval --split val` has nothing to evaluate
+    assert main(["eval", str(out / "last.safetensors"), "--split", "val", "--data-root", str(data)]) == 2
+    assert "the fashion-mnist dataset has no split 'val' (it has train, test)" in capsys.readouterr().err

@@ -122,6 +122,7 @@ def _train_config(args) -> dict:
     image_size = args.image_size and (args.image_size, args.image_size)
     if source and image_size is None:  # the source network's input size
         image_size = _recipe(source).image_size[1:]
+
     def chosen(key, default):  # the command line, else the named recipe's setting, else the dataset's default
         preset_value = None if preset is None else getattr(preset, key)
         return given_or_default(getattr(args, key), given_or_default(preset_value, default))
@@ -342,7 +343,7 @@ def run_eval(args) -> int:
 
     try:
         model, recipe, config = _load_run(args.checkpoint)
-        splits = recipe.splits(seed=config["seed"], root=args.data_root)
+        splits = recipe.splits(seed=config["seed"], root=args.data_root, val_size=config.get("val_size"))
         if args.split not in splits:
             raise ValueError(f"the {recipe.name} dataset has no split {args.split!r} (it has {', '.join(splits)})")
     except (OSError, ValueError) as error:

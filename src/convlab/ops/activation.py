@@ -57,7 +57,7 @@ def _kernels():
     def relu(x, out, passes):
         for i in prange(x.size):
             negative = x[i] <= 0
-            out[i] = 0 if negative else x[i]  # noqa: FURB136  (max(0, x) would turn NaN into 0)
+            out[i] = 0 if negative else x[i]  # not max(0, x), which would turn NaN into 0
             passes[i] = not negative
 
     @cpu_kernels.jit(parallel=True)
