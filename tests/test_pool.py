@@ -141,6 +141,27 @@ def test_max_pool_split_over_threads_matches_torch(args, monkeypatch):
     np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
+@pytest.mark.parametrize("size", [(8, 6), (7, 9)])
+def test_max_pool_2x2_follows_torch(dtype, size, max_pool_path):
+    """The 2 x 2, stride-2 window (its own compiled loop): ties (the first maximum), NaN (the
+    last one), -inf, odd sizes (the last row / column unused), values, indices and gradient."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 2, (2, 3, *size)).astype(dtype)
+    if x.dtype.kind == "f":
+        x[0, 0, :2, :2] = -np.inf
+        x[0, 1, 0, 1] = x[0, 1, 1, 0] = x[1, 2, 3, 3] = np.nan
+    y, i = F.max_pool2d(convlab.tensor(x), 2, return_indices=True)
+    ty, ti = TF.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), ty.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    if x.dtype.kind == "f":
+        xc, xt = convlab.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+        F.max_pool2d(xc, 2).sum().backward()
+        TF.max_pool2d(xt, 2).sum().backward()
+        np.testing.assert_array_equal(xc.grad.numpy(), xt.grad.numpy())
+
+
 def test_max_pool_integer_input(max_pool_path):
     x = np.random.default_rng(0).integers(-5, 5, (2, 3, 7, 7))
     for args in [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}]:

@@ -23,7 +23,8 @@ How it is computed (never a Python loop over output positions):
 - max pooling needs each window's argmax, and array operations need several passes per offset
   for it; on the CPU one compiled (numba) loop finds maximum and argmax in a single pass over
   the unpadded input (NaN included), and the gradient is a compiled scatter-add through the
-  argmax, both split over the planes on numba's threads. CuPy arrays (and other dtypes) unfold
+  argmax, both split over the planes on numba's threads (the 2 x 2, stride-2 window has its own
+  loop, which vectorises). CuPy arrays (and other dtypes) unfold
   the windows into a ``(..., *out, K)`` array and take its first argmax instead;
 - adaptive average pooling is separable: one small averaging matrix (a GEMM) per dimension.
 """
@@ -373,6 +374,29 @@ def _max_pool_plane(plane, y, flat, windows, sizes, lowest, nan_aware):
                 o += 1
 
 
+def _max_pool_plane_2x2(plane, y, flat, W, OH, OW, nan_aware):
+    """:func:`_max_pool_plane` for the commonest window, 2 x 2 with stride 2 on a 2-d plane of
+    width ``W``, every window inside it: the four taps in scan order with fixed bounds, which
+    LLVM vectorises along the output row."""
+    for oh in range(OH):
+        top = 2 * oh * W
+        bottom = top + W
+        out = oh * OW
+        for ow in range(OW):
+            i = top + 2 * ow
+            best = plane[i]  # the first tap: larger than the start value lowest, or equal and at the same index
+            where = i
+            for j in (i + 1, bottom + 2 * ow, bottom + 2 * ow + 1):
+                v = plane[j]
+                take = v > best
+                if nan_aware:
+                    take |= v != v  # noqa: PLR0124  (the NaN test, inlined)
+                best = v if take else best
+                where = j if take else where
+            y[out + ow] = best
+            flat[out + ow] = where
+
+
 def _scatter_add_rows(g, flat, out, lo, hi):
     """out[p] = 0, then out[p, flat[p, o]] += g[p, o] in output order (PyTorch's summation
     order), for planes ``lo..hi``."""
@@ -388,8 +412,10 @@ def _kernels():
     (``run(args, planes, chunks)``) of the per-plane kernels above."""
     max_pool_plane = cpu_kernels.jit(_max_pool_plane)
 
+    max_pool_plane_2x2 = cpu_kernels.jit(_max_pool_plane_2x2)
+
     @cpu_kernels.jit
-    def max_pool_planes(x, y, flat, windows, sizes, lowest, lo, hi):
+    def max_pool_planes(x, y, flat, windows, sizes, lowest, two_by_two, lo, hi):
         # The NaN test doubles a window's time, so a plane gets it only when it holds a NaN
         # (told by a vectorised pass over the plane, which leaves it in cache for the pooling).
         for p in range(lo, hi):
@@ -397,7 +423,10 @@ def _kernels():
             has_nan = False
             for i in range(plane.size):
                 has_nan |= plane[i] != plane[i]
-            max_pool_plane(plane, y[p], flat[p], windows, sizes, lowest, has_nan)
+            if two_by_two:
+                max_pool_plane_2x2(plane, y[p], flat[p], sizes[0, 2], sizes[1, 1], sizes[1, 2], has_nan)
+            else:
+                max_pool_plane(plane, y[p], flat[p], windows, sizes, lowest, has_nan)
 
     return cpu_kernels.split(max_pool_planes), cpu_kernels.split(cpu_kernels.jit(_scatter_add_rows))
 
@@ -427,7 +456,8 @@ def _max_pool_compiled(x, geom):
     flat = np.empty(y.shape, dtype=np.int64)
     as3d = (1,) * (3 - n)
     sizes = np.array([as3d + geom.in_size, as3d + geom.out_size])  # an array: parallel drivers take no nested tuples
-    args = (planes, y, flat, _windows(geom), sizes, x.dtype.type(_lowest(x.dtype)))
+    two_by_two = geom.kernel == geom.stride == (2, 2) and geom.padding == (0, 0) and geom.dilation == (1, 1) and geom.extent == geom.in_size
+    args = (planes, y, flat, _windows(geom), sizes, x.dtype.type(_lowest(x.dtype)), two_by_two)
     _kernels()[0](args, rows, cpu_kernels.chunks(rows, x.size))
     shape = lead + geom.out_size
     return y.reshape(shape), flat.reshape(shape)
