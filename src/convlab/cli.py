@@ -23,6 +23,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -73,7 +74,7 @@ def add_train_command(subparsers) -> None:
                         "[0, 1] (default 0; --recipe fast: 0.1)")
     parser.add_argument("--val-size", type=non_negative_int, help="training images held out for validation "
                         "after every epoch; 0 trains on all of them (fashion-mnist: 5000; --recipe fast: 0)")
-    parser.add_argument("--tta-flip", action="store_true", help="test on each image and its mirror image, "
+    parser.add_argument("--tta-flip", action="store_true", default=None, help="test on each image and its mirror image, "
                         "averaging the logits (on with --recipe fast)")
     parser.add_argument("--patience", type=positive_int, help="early stopping: epochs without a better validation "
                         "accuracy (default: off)")
@@ -139,8 +140,8 @@ def _train_config(args) -> dict:
                 "image_size": None if image_size is None else list(image_size)}  # fmt: skip
     # the time-to-accuracy settings, likewise stored only when they differ from the plain defaults
     optional.update(recipe=args.recipe, label_smoothing=chosen("label_smoothing", 0.0) or None,
-                    val_size=chosen("val_size", None), tta_flip=args.tta_flip or (preset is not None and preset.tta_flip)
-                    or None, target_accuracy=None if preset is None else preset.target_accuracy)
+                    val_size=chosen("val_size", None), tta_flip=chosen("tta_flip", False) or None,
+                    target_accuracy=None if preset is None else preset.target_accuracy)
     config.update((key, value) for key, value in optional.items() if value is not None)
     return config
 
@@ -177,8 +178,6 @@ def _scheduler(config, optimizer, steps_per_epoch):
 def training_loss(config):
     """The run's loss: ``cross_entropy(logits, labels, label_smoothing=...)`` with the config's
     label smoothing (0 when it has none), as ``torch.nn.CrossEntropyLoss(label_smoothing=)``."""
-    import functools
-
     from .nn import functional as F
 
     return functools.partial(F.cross_entropy, label_smoothing=config.get("label_smoothing", 0.0))

@@ -325,7 +325,8 @@ def _scatter_add_planes(g, flat, in_size):
     if cpu_kernels.accepts(g, dtypes=_KERNEL_DTYPES):
         summed = np.empty((n_planes, plane), dtype=g.dtype)
         args = (np.ascontiguousarray(g).reshape(n_planes, n_outputs), np.ascontiguousarray(flat).reshape(n_planes, n_outputs), summed)
-        _kernels()[1](args, n_planes, cpu_kernels.chunks(n_planes, summed.size))
+        _, scatter_add_planes = _kernels()
+        scatter_add_planes(args, n_planes, cpu_kernels.chunks(n_planes, summed.size))
         return summed.reshape(lead + tuple(in_size))
     summed = xp.zeros(n_planes * plane, dtype=g.dtype)
     scatter_add(summed, (flat.reshape(n_planes, n_outputs) + (xp.arange(n_planes) * plane)[:, None]).ravel(), g.reshape(-1))
@@ -411,7 +412,6 @@ def _kernels():
     """``(max_pool, scatter_add)``, compiled on first use: :func:`cpu_kernels.split` drivers
     (``run(args, planes, chunks)``) of the per-plane kernels above."""
     max_pool_plane = cpu_kernels.jit(_max_pool_plane)
-
     max_pool_plane_2x2 = cpu_kernels.jit(_max_pool_plane_2x2)
 
     @cpu_kernels.jit
@@ -458,7 +458,8 @@ def _max_pool_compiled(x, geom):
     sizes = np.array([as3d + geom.in_size, as3d + geom.out_size])  # an array: parallel drivers take no nested tuples
     two_by_two = geom.kernel == geom.stride == (2, 2) and geom.padding == (0, 0) and geom.dilation == (1, 1) and geom.extent == geom.in_size
     args = (planes, y, flat, _windows(geom), sizes, x.dtype.type(_lowest(x.dtype)), two_by_two)
-    _kernels()[0](args, rows, cpu_kernels.chunks(rows, x.size))
+    max_pool_planes, _ = _kernels()
+    max_pool_planes(args, rows, cpu_kernels.chunks(rows, x.size))
     shape = lead + geom.out_size
     return y.reshape(shape), flat.reshape(shape)
 
