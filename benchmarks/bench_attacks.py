@@ -22,8 +22,9 @@ import torch
 import torchattacks
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import timing
-from bench_train import torch_fmnist_cnn
+from torch_reference import torch_fmnist_cnn
 
 import convlab
 from convlab import attacks, models

@@ -52,7 +52,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import timing
-from torch_reference import TorchResNet18
+from torch_reference import TorchResNet18, torch_fmnist_cnn
 
 import convlab
 from convlab import models, optim
@@ -66,18 +66,6 @@ from convlab.train import Trainer
 BATCH = 128
 EPOCH_STEPS = 430  # a Fashion-MNIST epoch: 55,000 training images in batches of 128
 PARTS = ("step", "epoch", "resnet", "memory")
-
-
-def torch_fmnist_cnn() -> torch.nn.Sequential:
-    """The same layers as ``convlab.models.fmnist_cnn`` (so the same ``state_dict`` keys)."""
-    nn = torch.nn
-    layers = []
-    for block in (((1, 32), (32, 32)), ((32, 64), (64, 64))):
-        for cin, cout in block:
-            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(cout)]
-        layers += [nn.MaxPool2d(2), nn.Dropout(0.25)]
-    layers += [nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.BatchNorm1d(512), nn.Dropout(0.5), nn.Linear(512, 10)]
-    return nn.Sequential(*layers)
 
 
 MODELS = {  # name: (convlab constructor, PyTorch twin, input shape of one image)

@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import timing
-from torch_reference import torch_fmnist_cnn_fast
+from torch_reference import torch_fmnist_cnn, torch_fmnist_cnn_fast
 
 import convlab
 from convlab.cli import _optimizer, _recipe, _scheduler, _train_config, build_parser, training_loss
@@ -44,7 +44,7 @@ from convlab.data import DataLoader
 from convlab.recipes import TRAINING_RECIPES, build_model
 from convlab.train import Trainer, evaluate
 
-TORCH_TWINS = {"fmnist_cnn_fast": torch_fmnist_cnn_fast}
+TORCH_TWINS = {"fmnist_cnn": torch_fmnist_cnn, "fmnist_cnn_fast": torch_fmnist_cnn_fast}
 
 
 def train_convlab(model, config, splits) -> tuple[float, float, list]:

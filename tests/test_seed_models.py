@@ -4,20 +4,10 @@ import numpy as np
 import pytest
 import torch
 from torch import nn as tnn
+from torch_reference import torch_fmnist_cnn
 
 import convlab
 from convlab import models
-
-
-def _torch_fmnist_cnn():
-    """Seed 004's CNN exactly as the seed-004 lecture writes it, in PyTorch."""
-    return tnn.Sequential(
-        tnn.Conv2d(1, 32, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(32),
-        tnn.Conv2d(32, 32, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(32), tnn.MaxPool2d(2), tnn.Dropout(0.25),
-        tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(64),
-        tnn.Conv2d(64, 64, 3, padding=1), tnn.ReLU(), tnn.BatchNorm2d(64), tnn.MaxPool2d(2), tnn.Dropout(0.25),
-        tnn.Flatten(), tnn.Linear(3136, 512), tnn.ReLU(), tnn.BatchNorm1d(512), tnn.Dropout(0.5), tnn.Linear(512, 10),
-    )  # fmt: skip
 
 
 def _torch_mlp():
@@ -30,7 +20,7 @@ def _torch_orientation_cnn():
                           tnn.Linear(2, 2))
 
 
-CASES = [("fmnist_cnn", _torch_fmnist_cnn, (4, 1, 28, 28), 1_677_674),
+CASES = [("fmnist_cnn", torch_fmnist_cnn, (4, 1, 28, 28), 1_677_674),
          ("mlp", _torch_mlp, (4, 1, 28, 28), 669_706),
          ("orientation_cnn", _torch_orientation_cnn, (4, 1, 32, 32), 58)]
 

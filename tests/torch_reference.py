@@ -101,6 +101,20 @@ class TorchMobileNetV2(torch.nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def torch_fmnist_cnn(num_classes=10, in_channels=1):
+    """Seed 004's CNN (convlab.models.fmnist_cnn) exactly as the seed-004 lecture writes it, in
+    ``torch.nn``, same ``state_dict`` keys."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(32), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64),
+        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(64), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(), nn.BatchNorm1d(512), nn.Dropout(0.5),
+        nn.Linear(512, num_classes),
+    )  # fmt: skip
+
+
 def torch_fmnist_cnn_fast(num_classes=10, in_channels=1):
     """convlab.models.fmnist_cnn_fast (the ``--recipe fast`` network) in ``torch.nn``, same
     ``state_dict`` keys."""
