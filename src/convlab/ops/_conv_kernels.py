@@ -500,7 +500,12 @@ def _weight_grad_images(
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
     # while every tile of the weight gradient sweeps over them
     strip = max(_STRIP_ELEMENTS // (ow * (c + c_out)), (_STRIP_PIXELS + ow - 1) // ow, 1)
-    for n in range(n0, n1):
+    # a strip taller than an image covers several whole images, the tile's outermost reduction
+    # loop: small late-stage maps (4 x 4) still give each tile a reduction of _STRIP_PIXELS
+    per_step = max(1, strip // oh)
+    g_image = hg * wg * c_out
+    for n in range(n0, n1, per_step):
+        images = min(per_step, n1 - n)
         for i0 in range(0, oh, strip):
             n_rows = min(strip, oh - i0)
             g_at = ((n * hg + g_top + i0) * wg + g_left) * c_out
@@ -518,13 +523,13 @@ def _weight_grad_images(
                         taps[t:],
                         stride_w_elems,
                         stride_h * sh,
-                        0,
+                        sn,
                         gf,
                         g_at + blk * BLOCK,
                         BLOCK,
                         c_out,
                         wg * c_out,
-                        0,
+                        g_image,
                         af,
                         at,
                         c_out,
@@ -533,7 +538,7 @@ def _weight_grad_images(
                         c_out,
                         ow,
                         n_rows,
-                        1,
+                        images,
                     )
                 t += r
 
