@@ -77,6 +77,20 @@ def test_compiled_paths_match_torch(seed, n, depthwise, dtype, kernel_calls):
     assert kernel_calls.get(f"{prefix}_forward", 0) >= 1 and kernel_calls.get(f"{prefix}_weight_grad") == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "size", "stride"), [(37, 4, 1), (5, 2, 1), (11, 7, 2)])
+def test_weight_gradient_over_several_whole_images(n, size, stride, dtype, kernel_calls):
+    """Maps shorter than a weight-gradient strip: each tile's reduction spans several whole
+    images (the last step of a share a ragged remainder); 37 images of 4 x 4 are enough work to
+    be split into shares."""
+    rng = np.random.default_rng(n)
+    arrays = rng.standard_normal((n, 32, size, size)), rng.standard_normal((32, 32, 3, 3)), None
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {}
+    check(lambda x, w, b: F.conv2d(x, w, stride=stride, padding=1),
+          lambda x, w, b: TF.conv2d(x, w, stride=stride, padding=1), *_cast(arrays, dtype), **tol)  # fmt: skip
+    assert kernel_calls.get("conv2d_weight_grad") == 1
+
+
 def test_input_gradient_runs_the_compiled_forward(kernel_calls):
     """Stride 1: the input gradient is a forward convolution with the flipped kernel (C_in = 16)."""
     rng = np.random.default_rng(1)

@@ -82,30 +82,30 @@ class _SharedLayer(nn.Module):
     def __init__(self):
         super().__init__()
         self.inp = nn.Linear(6, 8)
-        self.shared = nn.Linear(8, 8)
+        self.reused = nn.Linear(8, 8)
         self.out = nn.Linear(8, 2)
 
     def forward(self, x):
-        return self.out(self.shared(self.shared(self.inp(x)).relu()))
+        return self.out(self.reused(self.reused(self.inp(x)).relu()))
 
 
 class _TorchSharedLayer(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.inp = torch.nn.Linear(6, 8)
-        self.shared = torch.nn.Linear(8, 8)
+        self.reused = torch.nn.Linear(8, 8)
         self.out = torch.nn.Linear(8, 2)
 
 
 def test_shared_layer_counted_once():
     s = convlab.summary(_SharedLayer(), input_size=(2, 6), verbose=0)
     assert s.total_params == sum(p.numel() for p in _TorchSharedLayer().parameters())
-    shared_rows = [r for r in s.layers if r.name == "shared"]
-    assert len(shared_rows) == 2
-    assert shared_rows[0].params == 8 * 8 + 8 and not shared_rows[0].recursive
-    assert shared_rows[1].params == 0 and shared_rows[1].recursive
+    reused_rows = [r for r in s.layers if r.name == "reused"]
+    assert len(reused_rows) == 2
+    assert reused_rows[0].params == 8 * 8 + 8 and not reused_rows[0].recursive
+    assert reused_rows[1].params == 0 and reused_rows[1].recursive
     assert sum(r.own_params for r in s.layers) == s.total_params
-    assert shared_rows[1].mult_adds == shared_rows[0].mult_adds  # the work is done twice
+    assert reused_rows[1].mult_adds == reused_rows[0].mult_adds  # the work is done twice
     assert "(recursive)" in str(s)
 
 

@@ -25,7 +25,9 @@ convolution's passes onto it:
 - weight gradient: a tile is ``r`` taps x 16 or 32 output channels, the taps being input
   channels of one kernel offset, or all ``(kw, c_in)`` taps of a kernel row when they are one
   contiguous run of a channels-last input (so a 1-channel first layer still fills 3 rows);
-  the reduction runs over a strip of output rows of one image; the images are split into a
+  the reduction runs over a strip of output rows of one image, or over several whole images
+  when an image is shorter than the strip (4 x 4 maps still reduce over 64 pixels per tile,
+  not 16, between the tile's loads and stores of its accumulators); the images are split into a
   fixed number of shares (not one per thread), each summed into its own copy of the gradient,
   the copies added up in order at the end: the result is the same on any number of threads.
 
