@@ -91,6 +91,50 @@ def test_weight_gradient_over_several_whole_images(n, size, stride, dtype, kerne
     assert kernel_calls.get("conv2d_weight_grad") == 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("size", "padding", "stride", "dilation", "c_in"),
+    [(4, 1, 1, 1, 32), (1, 2, 1, 1, 16), (3, 3, 2, 1, 16), (2, 2, 1, 2, 20), (5, 2, 2, 2, 48), ((1, 6), (2, 1), 1, 1, 16)],
+)
+def test_taps_on_zero_padding_are_skipped_exactly(size, padding, stride, dilation, c_in, dtype, kernel_calls):
+    """Small maps with wide padding: the kernel rows of the forward (and of the input gradient),
+    and the output rows and columns of the weight gradient, that only meet zero padding are
+    skipped; some outputs read nothing but padding (their value is the bias)."""
+    size = size if isinstance(size, tuple) else (size, size)
+    rng = np.random.default_rng(size[0] * 100 + c_in)
+    arrays = rng.standard_normal((3, c_in) + size), rng.standard_normal((32, c_in, 3, 3)), rng.standard_normal(32)
+    kw = {"stride": stride, "padding": padding, "dilation": dilation}
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {}
+    check(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw), *_cast(arrays, dtype), **tol)
+    input_grad_compiled = c_in % 16 == 0  # else the input gradient takes the GEMM path
+    assert kernel_calls.get("conv2d_forward") >= 1 + input_grad_compiled and kernel_calls.get("conv2d_weight_grad") == 1
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_non_finite_values_reach_the_padding_as_in_torch(stride):
+    """PyTorch multiplies the zero padding too, so a NaN weight makes every output of its channel
+    NaN, also those whose window holds the NaN tap over padding only, and an inf in the output gradient makes the weight gradient of the taps that met padding
+    NaN (0 * inf); the kernels skip padding only when no such value is there."""
+    rng = np.random.default_rng(stride)
+    x, w, g = rng.standard_normal((2, 16, 4, 4)), rng.standard_normal((32, 16, 3, 3)), None
+    w[3, 5, 0, 2] = np.nan
+    y = F.conv2d(convlab.tensor(x), convlab.tensor(w), stride=stride, padding=2)
+    expected = TF.conv2d(torch.tensor(x), torch.tensor(w), stride=stride, padding=2).numpy()
+    assert np.isnan(expected[:, 3]).all() and np.isnan(y.numpy()[:, 3]).all()
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-10)
+    w[3, 5, 0, 2] = 1.0
+    xt, wt = convlab.tensor(x, requires_grad=True), convlab.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, stride=stride, padding=2)
+    g = rng.standard_normal(y.shape)
+    g[1, 7, 0, 0] = np.inf
+    y.backward(convlab.tensor(g))
+    xr, wr = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    TF.conv2d(xr, wr, stride=stride, padding=2).backward(torch.tensor(g))
+    assert np.isnan(wr.grad.numpy()).any()
+    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_input_gradient_runs_the_compiled_forward(kernel_calls):
     """Stride 1: the input gradient is a forward convolution with the flipped kernel (C_in = 16)."""
     rng = np.random.default_rng(1)

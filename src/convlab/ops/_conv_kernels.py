@@ -342,6 +342,9 @@ class _ForwardPlan(NamedTuple):
 
     xf: np.ndarray  # the input's flat buffer
     x_base: int  # element offset of the first input pixel read
+    x_row0: int  # the input row of that pixel
+    data_lo: int  # input rows data_lo <= h < data_hi hold data; the others are zero padding, skipped
+    data_hi: int
     sn: int  # the input's element strides, (N, H, W, C)
     sh: int
     sw: int
@@ -366,6 +369,15 @@ class _ForwardPlan(NamedTuple):
 
 
 @njit(cache=True)
+def _window(offset, stride, lo, hi, out0, out1):
+    """The range ``out0 <= o < out1`` narrowed to the ``o`` whose input ``offset + o*stride`` lies
+    in ``[lo, hi)`` (empty: end <= start): the outputs (or kernel taps) that read data, not zero
+    padding. With 3 x 3 kernels and padding 1, a 4 x 4 map's first and last output rows read a
+    row of zeros through one kernel row each: 1/6 of the multiply-adds, skipped."""
+    return max(out0, -((offset - lo) // stride)), min(out1, (hi - 1 - offset) // stride + 1)
+
+
+@njit(cache=True)
 def _forward_rows(plan, row0, row1):
     """Output rows ``row0 <= n*OH + i < row1`` of :func:`conv2d_forward` (``plan``: a
     :class:`_ForwardPlan`). The input is read through its element strides (any layout). A
@@ -373,8 +385,8 @@ def _forward_rows(plan, row0, row1):
     is then copied out channel by channel, so every write to the output is a contiguous run
     (16 channel planes written pixel by pixel would evict each other from the cache when the
     plane size is a multiple of 4 KiB)."""
-    xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, ysh, ysw, ysc = plan[:15]
-    oh, ow, stride_h, stride_w, dil_h, dil_w, tile_blocks, tile_rows = plan[15:]
+    xf, x_base, x_row0, data_lo, data_hi, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, ysh, ysw, ysc = plan[:18]
+    oh, ow, stride_h, stride_w, dil_h, dil_w, tile_blocks, tile_rows = plan[18:]
     kh, kw = wpk.shape[1], wpk.shape[2]
     c_out = wpk.shape[0] * BLOCK
     direct = ysc == 1
@@ -397,7 +409,8 @@ def _forward_rows(plan, row0, row1):
         for row in range(row0, row1):
             n = row // oh
             i = row - n * oh
-            a_row = x_base + n * sn + i * stride_h * sh
+            p0, p1 = _window(x_row0 + i * stride_h, dil_h, data_lo, data_hi, 0, kh)  # kernel rows on data
+            a_row = x_base + n * sn + (i * stride_h + p0 * dil_h) * sh
             y_row = y_base + n * ysn + i * ysh
             for blk in range(g0, g1, tile_blocks):
                 blocks = min(tile_blocks, g1 - blk)
@@ -418,7 +431,7 @@ def _forward_rows(plan, row0, row1):
                         a2,
                         a3,
                         wf,
-                        blk * block,
+                        blk * block + p0 * b3,
                         block,
                         b1,
                         b2,
@@ -431,7 +444,7 @@ def _forward_rows(plan, row0, row1):
                         0,
                         n1,
                         n2,
-                        kh,
+                        max(0, p1 - p0),
                     )
                     j += r
             if not direct and ysw == 1 and ow >= _T:  # channel-major rows (NCHW): 8x8 transposes
@@ -453,8 +466,9 @@ def _forward_parallel(plan, rows, chunks):
 
 
 def conv2d_forward(
-    xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=(0, 0), y_corner=(0, 0), y_step=(1, 1), out_size=None
-):
+    xp, wpk, bias, y, stride_h, stride_w, dil_h, dil_w, x_corner=(0, 0), y_corner=(0, 0), y_step=(1, 1), out_size=None,
+    data=None,
+):  # fmt: skip
     """``y[n, i, j, o] = bias[o] + sum_{p, q, c} xp[n, i*sh + p*dh, j*sw + q*dw, c] * w[o, c, p, q]``.
 
     Args:
@@ -466,6 +480,9 @@ def conv2d_forward(
         x_corner, y_corner, y_step, out_size: compute only the ``out_size`` outputs
             ``y[:, y_corner + i*y_step]`` (default: all of ``y``), reading the input from
             ``x_corner`` on (the phases of a strided input gradient).
+        data: ``(row_lo, row_hi, col_lo, col_hi)``: only rows ``row_lo <= h < row_hi`` (and
+            columns) of ``xp`` hold data, the others are zero padding: an output row skips the
+            kernel rows that read it (default: all of ``xp`` holds data).
     """
     (xf, (sn, sh, sw, sc)), c = flat_strides(xp), xp.shape[3]
     yf, (ysn, ysh, ysw, ysc) = flat_strides(y)
@@ -476,8 +493,9 @@ def conv2d_forward(
     x_base = x_corner[0] * sh + x_corner[1] * sw
     y_base = y_corner[0] * ysh + y_corner[1] * ysw
     chunks = _chunks(n_batch * oh * ow * wpk.size)
+    data_lo, data_hi = (0, xp.shape[1]) if data is None else data[:2]
     plan = _ForwardPlan(
-        xf, x_base, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, y_step[0] * ysh, y_step[1] * ysw, ysc,
+        xf, x_base, x_corner[0], data_lo, data_hi, sn, sh, sw, sc, c, wpk, init, yf, y_base, ysn, y_step[0] * ysh, y_step[1] * ysw, ysc,
         oh, ow, stride_h, stride_w, dil_h, dil_w, tile_blocks, tile_rows,
     )  # fmt: skip
     if chunks == 1:
@@ -487,16 +505,19 @@ def conv2d_forward(
 
 
 @njit(cache=True)
-def _weight_grad_images(
-    xf, sn, sh, g, g_top, g_left, oh, ow, stride_h, stride_w_elems, taps, acc, tile_blocks, tile_rows, n0, n1
-):
+def _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1):
     """Adds the weight gradient of images ``n0 <= n < n1`` into ``acc`` ``(KH, KW, C, C_out)``;
     the input is read through its element strides, ``g`` must be channels-last. ``taps[t]`` is
     the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a tile's rows are
     any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its ``C`` rows are
-    ``C_out`` apart in ``acc``."""
+    ``C_out`` apart in ``acc``. ``steps``: ``(stride_h, stride_w, dil_h, dil_w)``. ``data``:
+    ``(row_lo, row_hi, col_lo, col_hi)``, the rows and columns of the input that hold data (the
+    others are zero padding): a tile whose taps share one kernel row (column) skips the output
+    rows (columns) that read that kernel row (column) from the padding."""
     hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
-    c = acc.shape[2]
+    kw, c = acc.shape[1], acc.shape[2]
+    stride_h, stride_w, dil_h, dil_w = steps
+    row_lo, row_hi, col_lo, col_hi = data
     gf, af = g.reshape(-1), acc.reshape(-1)
     n_blocks, n_taps = c_out // BLOCK, taps.size
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
@@ -515,53 +536,58 @@ def _weight_grad_images(
             t = 0
             while t < n_taps:
                 r = _balanced(n_taps - t, tile_rows)
-                for blk in range(0, n_blocks, tile_blocks):
-                    at = t * c_out + blk * BLOCK
-                    _tile(
-                        r,
-                        min(tile_blocks, n_blocks - blk),
-                        xf,
-                        a_at,
-                        taps[t:],
-                        stride_w_elems,
-                        stride_h * sh,
-                        sn,
-                        gf,
-                        g_at + blk * BLOCK,
-                        BLOCK,
-                        c_out,
-                        wg * c_out,
-                        g_image,
-                        af,
-                        at,
-                        c_out,
-                        af,
-                        at,
-                        c_out,
-                        ow,
-                        n_rows,
-                        images,
-                    )
+                i_lo, i_hi, j_lo, j_hi = i0, i0 + n_rows, 0, ow
+                if (t + r - 1) // (kw * c) == t // (kw * c):  # one kernel row p: i*stride_h + p*dil_h in the data
+                    i_lo, i_hi = _window(t // (kw * c) * dil_h, stride_h, row_lo, row_hi, i_lo, i_hi)
+                if (t + r - 1) // c == t // c:  # one kernel column q
+                    j_lo, j_hi = _window(t // c % kw * dil_w, stride_w, col_lo, col_hi, j_lo, j_hi)
+                if i_lo < i_hi and j_lo < j_hi:
+                    for blk in range(0, n_blocks, tile_blocks):
+                        at = t * c_out + blk * BLOCK
+                        _tile(
+                            r,
+                            min(tile_blocks, n_blocks - blk),
+                            xf,
+                            a_at + (i_lo - i0) * stride_h * sh + j_lo * stride_w * sw,
+                            taps[t:],
+                            stride_w * sw,
+                            stride_h * sh,
+                            sn,
+                            gf,
+                            g_at + ((i_lo - i0) * wg + j_lo) * c_out + blk * BLOCK,
+                            BLOCK,
+                            c_out,
+                            wg * c_out,
+                            g_image,
+                            af,
+                            at,
+                            c_out,
+                            af,
+                            at,
+                            c_out,
+                            j_hi - j_lo,
+                            i_hi - i_lo,
+                            images,
+                        )
                 t += r
 
 
 @njit(parallel=True, cache=True)
-def _weight_grad_parallel(
-    xf, sn, sh, n_batch, g, g_top, g_left, oh, ow, stride_h, stride_w_elems, taps, partial, tile_blocks, tile_rows
-):
+def _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, steps, data, taps, partial, tile_blocks, tile_rows):
     chunks = partial.shape[0]
     for t in prange(chunks):
         _weight_grad_images(
             xf,
             sn,
             sh,
+            sw,
             g,
             g_top,
             g_left,
             oh,
             ow,
-            stride_h,
-            stride_w_elems,
+            steps,
+            data,
             taps,
             partial[t],
             tile_blocks,
@@ -571,13 +597,16 @@ def _weight_grad_parallel(
         )
 
 
-def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w, dil_h, dil_w):
+def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w, dil_h, dil_w, data=None):
     """``dw[p, q, c, o] = sum_{n, i, j} xp[n, i*sh + p*dh, j*sw + q*dw, c] * g[n, i, j, o]``, shape ``(KH, KW, C, C_out)``.
 
     Args:
         xp: padded input seen as ``(N, Hp, Wp, C)``, any layout :func:`flat_strides` accepts.
         g: output gradient, C-contiguous channels-last ``(N, Hg, Wg, C_out)``; its ``(oh, ow)``
             window starts at ``(g_top, g_left)`` (so a padded gradient buffer can be passed as is).
+        data: ``(row_lo, row_hi, col_lo, col_hi)``: only rows ``row_lo <= h < row_hi`` and
+            columns ``col_lo <= w < col_hi`` of ``xp`` hold data, the others are zero padding,
+            skipped (default: all of ``xp`` holds data).
 
     The images are split into up to ``_WEIGHT_GRAD_SHARES`` shares, whatever the thread count;
     each share is summed into its own gradient by one thread, and the shares are added last, in
@@ -592,11 +621,11 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     work = n_batch * oh * ow * kh * kw * c * c_out
     chunks = min(_WEIGHT_GRAD_SHARES if work >= _PARALLEL_MIN_WORK else 1, n_batch)
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
-    geometry = (oh, ow, stride_h, stride_w * sw, taps)
+    geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), (0, xp.shape[1], 0, xp.shape[2]) if data is None else data, taps)
     if chunks == 1:
-        _weight_grad_images(xf, sn, sh, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
+        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
         return partial[0]
-    _weight_grad_parallel(xf, sn, sh, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
+    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
     return partial.sum(axis=0)
 
 
