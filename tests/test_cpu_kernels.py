@@ -224,6 +224,25 @@ def test_tuned_applies_and_restores_the_blas_limit(monkeypatch):
     assert counts() == before
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="NumPy's huge-page switch is Linux-only")
+def test_tuned_turns_numpy_hugepages_off_and_back(monkeypatch):
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    before = multiarray._get_madvise_hugepage()
+    monkeypatch.delenv("CONVLAB_MALLOC_TUNING", raising=False)
+    with cpu_kernels.tuned():
+        assert multiarray._get_madvise_hugepage() is False
+        with cpu_kernels.tuned():
+            assert multiarray._get_madvise_hugepage() is False
+    assert multiarray._get_madvise_hugepage() == before
+    with pytest.raises(RuntimeError, match="inside"):
+        with cpu_kernels.tuned():
+            raise RuntimeError("inside")
+    assert multiarray._get_madvise_hugepage() == before
+    monkeypatch.setenv("CONVLAB_MALLOC_TUNING", "0")
+    with cpu_kernels.tuned():
+        assert multiarray._get_madvise_hugepage() == before
+
+
 def test_trainer_runs_tuned(monkeypatch):
     """The Trainer applies the runtime settings for its run (and evaluate() for its pass)."""
     from convlab.data import DataLoader, TensorDataset

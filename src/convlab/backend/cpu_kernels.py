@@ -209,8 +209,9 @@ def split(kernel):
 
 
 # ---------------------------------------------------------------------------------- runtime tuning
-# Two process-wide settings, measured on the training step of fmnist_cnn (docs/architecture.md),
-# applied by tuned() for the duration of a training loop, never by ``import convlab``:
+# Three process-wide settings, measured on the training steps of fmnist_cnn (docs/architecture.md)
+# and resnet18_cifar (docs/performance.md), applied by tuned() for the duration of a training
+# loop, never by ``import convlab``:
 #
 # - The BLAS on one thread. The heavy work runs in numba's parallel kernels; OpenBLAS's own
 #   threads, after each GEMM, spin for a while waiting for the next one and take the cores
@@ -219,7 +220,12 @@ def split(kernel):
 # - glibc keeps freed memory. Each step allocates and frees the same large activations; by
 #   default glibc returns blocks over 128 KiB to the kernel at once and the next step may pay
 #   for the page faults again. Raising the mmap and trim thresholds keeps them in the heap.
-#   CONVLAB_MALLOC_TUNING=0 leaves glibc's defaults.
+# - NumPy's huge pages off. NumPy asks Linux for transparent huge pages on every array of 4 MiB
+#   or more (madvise); where the kernel then compacts memory to find a free 2 MiB page on the
+#   first touch ("defrag: madvise", a common default), the step stalls. Arrays over 32 MiB
+#   (resnet18_cifar's first-stage activations at batch 128) are always fresh mmaps, so they pay
+#   it on every step: 4.3 s per step with, 3.5 s without, on the 2-core test VM.
+#   CONVLAB_MALLOC_TUNING=0 leaves glibc's and NumPy's defaults.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, <malloc.h>
 _GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 << 10, _M_MMAP_THRESHOLD: 128 << 10}
 _KEPT = {_M_TRIM_THRESHOLD: 1 << 30, _M_MMAP_THRESHOLD: 32 << 20}
@@ -242,11 +248,25 @@ def _mallopt():
         return None
 
 
+def _memory_tuning() -> bool:
+    return os.environ.get("CONVLAB_MALLOC_TUNING", "1") != "0"
+
+
 def _set_malloc(values) -> bool:
     mallopt = _mallopt()
-    if mallopt is None or os.environ.get("CONVLAB_MALLOC_TUNING", "1") == "0":
+    if mallopt is None or not _memory_tuning():
         return False
     return all([bool(mallopt(param, value)) for param, value in values.items()])  # noqa: C419  (set both, even if one fails)
+
+
+def _set_numpy_hugepages(enabled):
+    """Turn NumPy's madvise(MADV_HUGEPAGE) of large arrays on or off; returns the previous
+    setting, or None where NumPy has no such switch (not Linux) or memory tuning is off."""
+    multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)
+    if switch is None or not _memory_tuning():
+        return None
+    return switch(enabled)
 
 
 _tuned_depth = 0
@@ -256,8 +276,9 @@ _tuned_depth = 0
 def tuned():
     """The CPU runtime settings for a training loop, inside the ``with`` block only: the BLAS
     on :func:`blas_threads` threads, glibc's malloc keeping freed blocks of up to 32 MiB (and up
-    to 1 GiB of free heap). Both are undone on exit: the BLAS gets its thread counts back, glibc
-    its default thresholds (128 KiB; no longer adjusted dynamically); blocks nest.
+    to 1 GiB of free heap), NumPy not asking for transparent huge pages. All are undone on exit:
+    the BLAS gets its thread counts back, glibc its default thresholds (128 KiB; no longer
+    adjusted dynamically), NumPy its huge-page setting; blocks nest.
     The Trainer and the ``convlab`` command run inside one; user code may too.
 
     Example::
@@ -277,11 +298,14 @@ def tuned():
     # a fresh controller each time: it sees the BLAS libraries loaded by then (e.g. after torch)
     limits = ThreadpoolController().limit(limits=blas_threads(), user_api="blas")
     malloc = _set_malloc(_KEPT)
+    hugepages = _set_numpy_hugepages(False)
     _tuned_depth = 1
     try:
         yield
     finally:
         _tuned_depth = 0
+        if hugepages is not None:
+            _set_numpy_hugepages(hugepages)
         if malloc:
             _set_malloc(_GLIBC_DEFAULTS)
         limits.restore_original_limits()
