@@ -135,6 +135,39 @@ def test_non_finite_values_reach_the_padding_as_in_torch(stride):
     np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.skipif(cpu_kernels.max_threads() < 2, reason="needs 2 numba threads")
+@pytest.mark.parametrize(("x_shape", "c_out", "split"), [((16, 128, 4, 4), 256, "taps"), ((16, 16, 20, 20), 32, "images")])
+def test_weight_gradient_split_is_the_same_on_any_thread_count(x_shape, c_out, split, monkeypatch):
+    """Late layers (small maps, many channels) split the taps among the threads, early layers the
+    images into a fixed number of shares: either way 1 and 2 threads give bit-identical weight
+    gradients, and they match PyTorch."""
+    chunks = []
+    original = _conv_kernels._weight_grad_parallel
+
+    def spy(*args):
+        chunks.append(args[13].shape[0])  # ``out``: one gradient (taps split) or one per share
+        return original(*args)
+
+    monkeypatch.setattr(_conv_kernels, "_weight_grad_parallel", spy)
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal(x_shape).astype(np.float32), rng.standard_normal((c_out, x_shape[1], 3, 3)).astype(np.float32)
+    g = rng.standard_normal((x_shape[0], c_out) + x_shape[2:]).astype(np.float32)
+    numba, before, grads = cpu_kernels.numba(), cpu_kernels.threads(), []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            wt = convlab.tensor(w, requires_grad=True)
+            F.conv2d(convlab.tensor(x), wt, padding=1).backward(convlab.tensor(g))
+            grads.append(wt.grad.numpy())
+    finally:
+        numba.set_num_threads(before)
+    assert chunks == ([1, 1] if split == "taps" else [8, 8])
+    np.testing.assert_array_equal(grads[0], grads[1])
+    wr = torch.tensor(w, requires_grad=True)
+    TF.conv2d(torch.tensor(x), wr, padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(grads[0], wr.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
 def test_input_gradient_runs_the_compiled_forward(kernel_calls):
     """Stride 1: the input gradient is a forward convolution with the flipped kernel (C_in = 16)."""
     rng = np.random.default_rng(1)

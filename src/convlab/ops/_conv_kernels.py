@@ -27,9 +27,17 @@ convolution's passes onto it:
   contiguous run of a channels-last input (so a 1-channel first layer still fills 3 rows);
   the reduction runs over a strip of output rows of one image, or over several whole images
   when an image is shorter than the strip (4 x 4 maps still reduce over 64 pixels per tile,
-  not 16, between the tile's loads and stores of its accumulators); the images are split into a
-  fixed number of shares (not one per thread), each summed into its own copy of the gradient,
-  the copies added up in order at the end: the result is the same on any number of threads.
+  not 16, between the tile's loads and stores of its accumulators); threads split the images
+  into a fixed number of shares (not one per thread), each summed into its own copy of the
+  gradient, the copies added up in order at the end, or, where those copies would outweigh the
+  data (late layers), the taps: the result is the same on any number of threads.
+
+Zero padding is skipped where it is known (the callers pass which rows and columns of the
+padded input hold data): the forward skips an output row's kernel rows that read only padding,
+the weight gradient a tile's output rows and columns whose taps read only padding. On the small
+maps of a network's last stages that is real work: 1/6 of a 4 x 4 map's multiply-adds per
+direction for a 3 x 3 kernel with padding 1 (PyTorch's oneDNN skips them too). The result only
+differs where the padding meets an inf or NaN, which is why the callers then pass nothing.
 
 Depthwise convolution is not a GEMM: its kernels loop over NCHW planes with implicit zero
 padding, vectorised along output rows. A call runs on all of numba's threads only when it is
@@ -505,8 +513,11 @@ def conv2d_forward(
 
 
 @njit(cache=True)
-def _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1):
-    """Adds the weight gradient of images ``n0 <= n < n1`` into ``acc`` ``(KH, KW, C, C_out)``;
+def _weight_grad_images(
+    xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1, t0, t1
+):  # fmt: skip
+    """Adds the weight gradient of images ``n0 <= n < n1``, taps ``t0 <= t < t1``, into ``acc``
+    ``(KH, KW, C, C_out)``;
     the input is read through its element strides, ``g`` must be channels-last. ``taps[t]`` is
     the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a tile's rows are
     any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its ``C`` rows are
@@ -519,7 +530,7 @@ def _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, t
     stride_h, stride_w, dil_h, dil_w = steps
     row_lo, row_hi, col_lo, col_hi = data
     gf, af = g.reshape(-1), acc.reshape(-1)
-    n_blocks, n_taps = c_out // BLOCK, taps.size
+    n_blocks = c_out // BLOCK
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
     # while every tile of the weight gradient sweeps over them
     strip = max(_STRIP_ELEMENTS // (ow * (c + c_out)), (_STRIP_PIXELS + ow - 1) // ow, 1)
@@ -533,9 +544,9 @@ def _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, t
             n_rows = min(strip, oh - i0)
             g_at = ((n * hg + g_top + i0) * wg + g_left) * c_out
             a_at = n * sn + i0 * stride_h * sh
-            t = 0
-            while t < n_taps:
-                r = _balanced(n_taps - t, tile_rows)
+            t = t0
+            while t < t1:
+                r = _balanced(t1 - t, tile_rows)
                 i_lo, i_hi, j_lo, j_hi = i0, i0 + n_rows, 0, ow
                 if (t + r - 1) // (kw * c) == t // (kw * c):  # one kernel row p: i*stride_h + p*dil_h in the data
                     i_lo, i_hi = _window(t // (kw * c) * dil_h, stride_h, row_lo, row_hi, i_lo, i_hi)
@@ -573,27 +584,21 @@ def _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, t
 
 
 @njit(parallel=True, cache=True)
-def _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, steps, data, taps, partial, tile_blocks, tile_rows):
-    chunks = partial.shape[0]
+def _weight_grad_parallel(
+    xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, steps, data, taps, out, tile_blocks, tile_rows, chunks
+):  # fmt: skip
+    """The chunks of :func:`conv2d_weight_grad` on numba's threads: with one gradient in ``out``
+    (``(1, KH, KW, C, C_out)``) chunk ``t`` computes its share of the taps over every image; with
+    ``chunks`` gradients, chunk ``t`` computes every tap over its share of the images."""
+    n_taps = taps.size
+    by_taps = out.shape[0] == 1
     for t in prange(chunks):
+        if by_taps:
+            acc, n0, n1, t0, t1 = out[0], 0, n_batch, t * n_taps // chunks, (t + 1) * n_taps // chunks
+        else:
+            acc, n0, n1, t0, t1 = out[t], t * n_batch // chunks, (t + 1) * n_batch // chunks, 0, n_taps
         _weight_grad_images(
-            xf,
-            sn,
-            sh,
-            sw,
-            g,
-            g_top,
-            g_left,
-            oh,
-            ow,
-            steps,
-            data,
-            taps,
-            partial[t],
-            tile_blocks,
-            tile_rows,
-            t * n_batch // chunks,
-            (t + 1) * n_batch // chunks,
+            xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1, t0, t1
         )
 
 
@@ -608,24 +613,35 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
             columns ``col_lo <= w < col_hi`` of ``xp`` hold data, the others are zero padding,
             skipped (default: all of ``xp`` holds data).
 
-    The images are split into up to ``_WEIGHT_GRAD_SHARES`` shares, whatever the thread count;
-    each share is summed into its own gradient by one thread, and the shares are added last, in
-    order (so the result does not depend on the number of threads).
+    Threads split the work one of two ways, chosen by the shapes alone, and the result does not
+    depend on the number of threads either way (a run resumes bit for bit after a change of
+    NUMBA_NUM_THREADS). Where the gradient is small next to the data it is computed from (early
+    layers: large maps, few channels), the images are split into ``_WEIGHT_GRAD_SHARES`` shares,
+    whatever the thread count, each summed into its own copy of the gradient, and the copies are
+    added last, in order. Where eight copies of the gradient would outweigh the data (late
+    layers: 4 x 4 maps, 512 channels, 9.4 MB per copy), each thread computes its share of the taps
+    over every image, straight into the one gradient: every element is then summed by one thread
+    in the same order on any thread count, and no copies are made, zeroed or added.
     """
     (xf, (sn, sh, sw, sc)), (n_batch, c), c_out = flat_strides(xp), (xp.shape[0], xp.shape[3]), g.shape[-1]
     p, q, k = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c), indexing="ij")
     taps = (p * (dil_h * sh) + q * (dil_w * sw) + k * sc).reshape(-1).astype(np.int64)
     tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps.size)
-    # a fixed number of shares, not one per thread: the sum's order, and so its rounding, is the
-    # same on any thread count (a run resumes bit for bit after a change of NUMBA_NUM_THREADS)
     work = n_batch * oh * ow * kh * kw * c * c_out
-    chunks = min(_WEIGHT_GRAD_SHARES if work >= _PARALLEL_MIN_WORK else 1, n_batch)
-    partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
     geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), (0, xp.shape[1], 0, xp.shape[2]) if data is None else data, taps)
-    if chunks == 1:
-        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, partial[0], tile_blocks, tile_rows, 0, n_batch)
-        return partial[0]
-    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows)
+    if work < _PARALLEL_MIN_WORK:
+        dw = np.zeros((kh, kw, c, c_out), dtype=xp.dtype)
+        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, 0, n_batch, 0, taps.size)
+        return dw
+    data_elements = xp.size + n_batch * oh * ow * c_out
+    if _WEIGHT_GRAD_SHARES * taps.size * c_out > data_elements:  # split the taps
+        chunks = min(cpu_kernels.threads(), taps.size)
+        dw = np.zeros((1, kh, kw, c, c_out), dtype=xp.dtype)
+        _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, chunks)
+        return dw[0]
+    chunks = min(_WEIGHT_GRAD_SHARES, n_batch)  # split the images: a fixed number of shares
+    partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
+    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows, chunks)
     return partial.sum(axis=0)
 
 
