@@ -628,10 +628,12 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     taps = (p * (dil_h * sh) + q * (dil_w * sw) + k * sc).reshape(-1).astype(np.int64)
     tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps.size)
     work = n_batch * oh * ow * kh * kw * c * c_out
-    geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), (0, xp.shape[1], 0, xp.shape[2]) if data is None else data, taps)
+    box = (0, xp.shape[1], 0, xp.shape[2]) if data is None else data
+    geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), box, taps)
     if work < _PARALLEL_MIN_WORK:
         dw = np.zeros((kh, kw, c, c_out), dtype=xp.dtype)
-        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, 0, n_batch, 0, taps.size)
+        everything = (0, n_batch, 0, taps.size)  # images, taps
+        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, *everything)
         return dw
     data_elements = xp.size + n_batch * oh * ow * c_out
     if _WEIGHT_GRAD_SHARES * taps.size * c_out > data_elements:  # split the taps
