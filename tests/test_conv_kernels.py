@@ -110,6 +110,15 @@ def test_taps_on_zero_padding_are_skipped_exactly(size, padding, stride, dilatio
     assert kernel_calls.get("conv2d_forward") >= 1 + input_grad_compiled and kernel_calls.get("conv2d_weight_grad") == 1
 
 
+def test_padding_skip_gradcheck():
+    """float64 finite differences through the skipped-padding paths: a 3 x 3 map with padding 2
+    (some outputs read only padding), stride 1 and 2 (the phased input gradient)."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((2, 16, 3, 3)), rng.standard_normal((16, 16, 3, 3)), rng.standard_normal(16)
+    for stride in (1, 2):
+        gradcheck(lambda x, w, b, s=stride: F.conv2d(x, w, b, stride=s, padding=2), x, w, b)
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_non_finite_values_reach_the_padding_as_in_torch(stride):
     """PyTorch multiplies the zero padding too, so a NaN weight makes every output of its channel

@@ -261,7 +261,8 @@ def _set_malloc(values) -> bool:
 
 def _set_numpy_hugepages(enabled):
     """Turn NumPy's madvise(MADV_HUGEPAGE) of large arrays on or off; returns the previous
-    setting, or None where NumPy has no such switch (not Linux) or memory tuning is off."""
+    setting, or None where this NumPy has no such switch or memory tuning is off
+    (``CONVLAB_MALLOC_TUNING=0``). The switch only acts on Linux."""
     multiarray = (np._core if hasattr(np, "_core") else np.core).multiarray
     switch = getattr(multiarray, "_set_madvise_hugepage", None)
     if switch is None or not _memory_tuning():

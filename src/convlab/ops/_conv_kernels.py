@@ -527,6 +527,7 @@ def _weight_grad_images(
     rows (columns) that read that kernel row (column) from the padding."""
     hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
     kw, c = acc.shape[1], acc.shape[2]
+    row_taps = kw * c  # taps per kernel row
     stride_h, stride_w, dil_h, dil_w = steps
     row_lo, row_hi, col_lo, col_hi = data
     gf, af = g.reshape(-1), acc.reshape(-1)
@@ -548,8 +549,8 @@ def _weight_grad_images(
             while t < t1:
                 r = _balanced(t1 - t, tile_rows)
                 i_lo, i_hi, j_lo, j_hi = i0, i0 + n_rows, 0, ow
-                if (t + r - 1) // (kw * c) == t // (kw * c):  # one kernel row p: i*stride_h + p*dil_h in the data
-                    i_lo, i_hi = _window(t // (kw * c) * dil_h, stride_h, row_lo, row_hi, i_lo, i_hi)
+                if (t + r - 1) // row_taps == t // row_taps:  # one kernel row p: i*stride_h + p*dil_h in the data
+                    i_lo, i_hi = _window(t // row_taps * dil_h, stride_h, row_lo, row_hi, i_lo, i_hi)
                 if (t + r - 1) // c == t // c:  # one kernel column q
                     j_lo, j_hi = _window(t // c % kw * dil_w, stride_w, col_lo, col_hi, j_lo, j_hi)
                 if i_lo < i_hi and j_lo < j_hi:

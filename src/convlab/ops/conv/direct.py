@@ -104,17 +104,18 @@ def _planar_steps(geom: ConvGeometry):
     return stride + dilation
 
 
-def _data_box(padded, geom: ConvGeometry, multiplier):
+def _data_box(padded, pad_lo, pad_hi, multiplier):
     """``(row_lo, row_hi, col_lo, col_hi)``: the rows and columns of the 2-D view of
-    :func:`_padded`'s output that hold data; the kernels skip the others, its zero padding. Not
-    where ``multiplier`` (what the padding is multiplied with: the weight, or the output gradient
-    for the weight gradient) holds an inf or NaN: PyTorch multiplies the padding too, and
+    :func:`_padded`'s output (made with ``pad_lo``/``pad_hi``; a 1-D one's height is never
+    padded) that hold data; the kernels skip the others, its zero padding. Not where
+    ``multiplier`` (what the padding is multiplied with: the weight, or the output gradient for
+    the weight gradient) holds an inf or NaN: PyTorch multiplies the padding too, and
     ``0 * inf`` is NaN (then the whole buffer is data, None). One sum tells: it is finite only if
     every element is (an overflowing sum only costs the skip)."""
     if not np.isfinite(multiplier.sum()):
         return None
-    (h, w), fill = _planar(padded).shape[1:3], (0,) * (2 - len(geom.kernel))
-    (top, left), (bottom, right) = (max(p, 0) for p in fill + geom.pad_lo), (max(p, 0) for p in fill + geom.pad_hi)
+    (h, w), fill = _planar(padded).shape[1:3], (0,) * (2 - len(pad_lo))
+    (top, left), (bottom, right) = (max(p, 0) for p in fill + tuple(pad_lo)), (max(p, 0) for p in fill + tuple(pad_hi))
     return top, h - bottom, left, w - right
 
 
@@ -128,7 +129,7 @@ def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
         bias,
         _planar(y),
         *_planar_steps(geom),
-        data=_data_box(padded, geom, w),
+        data=_data_box(padded, geom.pad_lo, geom.pad_hi, w),
     )
     return y
 
@@ -145,7 +146,7 @@ def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
         *(fill + geom.out_size),
         *(fill + geom.kernel),
         *_planar_steps(geom),
-        data=_data_box(padded, geom, g_buffer),
+        data=_data_box(padded, geom.pad_lo, geom.pad_hi, g_buffer),
     )
     return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
 
@@ -226,8 +227,7 @@ def _phased_input_grad(gl, w, geom: ConvGeometry):
     dx = _new_output((gl.shape[0],) + geom.in_size + (w.shape[1],), gl.dtype)
     dx2 = _planar(dx)
     swapped = (w if n == 2 else w[:, :, None]).swapaxes(0, 1)  # (C_in, C_out, KH, KW)
-    hp, wp = g_padded.shape[1:3]
-    data = (before[0], hp - after[0], before[1], wp - after[1]) if np.isfinite(w.sum()) else None
+    data = _data_box(g_padded, before, after, w)
     for ph_h, ph_w in itertools.product(*per_dim):
         if ph_h.count <= 0 or ph_w.count <= 0:
             continue
