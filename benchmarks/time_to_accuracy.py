@@ -111,7 +111,7 @@ def main() -> None:
     config = _train_config(build_parser().parse_args(argv + ([] if args.limit is None else ["--limit", str(args.limit)])))
     recipe = _recipe(config)
     splits = recipe.splits(seed=config["seed"], augment=config["augment"], limit=config["limit"],
-                           val_size=config.get("val_size"))
+                           val_size=config.get("val_size"), random_erasing=config.get("random_erasing", 0.0))
     convlab.manual_seed(config["seed"])
     model = build_model(config["model"], recipe)  # the initial weights of `convlab train --recipe NAME`
     twin = TORCH_TWINS[config["model"]]()

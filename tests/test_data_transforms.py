@@ -3,8 +3,11 @@
 torchvision cannot be installed beside the torch oracle, so ToTensor / Normalize are compared
 with the torch operations torchvision runs (``from_numpy(...).float().div(255)``,
 ``sub(mean).div(std)``), padding with ``torch.nn.functional.pad`` / ``np.pad``, and
-``RandomAffine``'s geometry with outputs of torchvision 0.29.1's ``F.affine`` recorded below.
+``RandomAffine``'s geometry with outputs of torchvision 0.29.1's ``F.affine`` recorded below, and
+``RandomErasing`` with torchvision's own loop (``RandomErasing.get_params``) replayed on the same draws.
 """
+
+import math
 
 import numpy as np
 import pytest
@@ -371,6 +374,92 @@ def test_affine_errors():
         T.RandomAffine(0, scale=(1.2, 0.8))
     with pytest.raises(ValueError, match=r"shear must be a number or a sequence of 2 or 4 numbers, got \(1, 2, 3\)"):
         T.RandomAffine(0, shear=(1, 2, 3))
+
+
+# ---------------------------------------------------------------- RandomErasing
+
+
+def torchvision_erasing(image, area_fractions, log_aspects, top, left, value):
+    """torchvision's ``RandomErasing.get_params`` and ``F.erase`` on one (C, H, W) image whose
+    random draws are given (the 10 tries' ``uniform_(*scale)`` and ``uniform_(*log_ratio)``, and
+    the position), for an image that the ``torch.rand(1) < p`` draw chose to erase."""
+    out = image.copy()
+    img_h, img_w = image.shape[-2:]
+    for fraction, log_aspect in zip(area_fractions, log_aspects):
+        erase_area = img_h * img_w * fraction
+        aspect_ratio = math.exp(log_aspect)
+        h = int(round(math.sqrt(erase_area * aspect_ratio)))
+        w = int(round(math.sqrt(erase_area / aspect_ratio)))
+        if not (h < img_h and w < img_w):
+            continue
+        assert 0 <= top <= img_h - h and 0 <= left <= img_w - w  # torch.randint(0, img_h - h + 1)
+        out[..., top : top + h, left : left + w] = value
+        return out
+    return out  # no try fitted: the image is returned as it is
+
+
+@pytest.mark.parametrize("scale, ratio, size", [((0.02, 0.33), (0.3, 3.3), (28, 28)), ((0.2, 0.9), (0.5, 4.0), (7, 11)),
+                                                ((0.5, 1.0), (1.0, 1.0), (6, 6))])
+def test_erasing_is_torchvisions_rectangle_on_the_same_draws(scale, ratio, size):
+    n = 400
+    images = np.random.default_rng(0).standard_normal((n, 2, *size)).astype(np.float32)
+    erasing = T.RandomErasing(p=0.7, scale=scale, ratio=ratio, value=(1.5, -2.0))
+    with use_generator(np.random.default_rng(5)):
+        out = erasing.batch(images)
+    replay = np.random.default_rng(5)  # the draws RandomErasing.batch makes, in its order
+    erase = replay.random(n) < 0.7
+    fractions = replay.uniform(*scale, (n, 10))
+    log_aspects = replay.uniform(np.log(ratio[0]), np.log(ratio[1]), (n, 10))
+    expected, heights, widths = [], np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for k in range(n):  # the rectangle each image gets, from torchvision's loop, to draw its position
+        tried = torchvision_erasing(np.zeros(size), fractions[k], log_aspects[k], 0, 0, 1.0)
+        rows, cols = np.nonzero(tried)
+        if erase[k] and rows.size:
+            heights[k], widths[k] = np.ptp(rows) + 1, np.ptp(cols) + 1
+    tops, lefts = replay.integers(0, size[0] - heights + 1), replay.integers(0, size[1] - widths + 1)
+    value = np.array([1.5, -2.0], np.float32)[:, None, None]
+    for k in range(n):
+        expected.append(torchvision_erasing(images[k], fractions[k], log_aspects[k], tops[k], lefts[k], value)
+                        if erase[k] else images[k])
+    np.testing.assert_array_equal(out, np.stack(expected))
+    changed = (out != images).any(axis=(1, 2, 3))
+    assert 0.5 < changed.mean() < 0.75 and not changed[~erase].any()
+
+
+def test_erasing_fills_types_and_identity():
+    images = np.random.default_rng(1).random((3, 1, 12, 12)).astype(np.float32)
+    with use_generator(np.random.default_rng(2)):
+        noise = T.RandomErasing(p=1, scale=(0.5, 0.5), ratio=(1, 1), value="random").batch(np.zeros((200, 3, 12, 12)))
+    erased = noise[noise != 0]  # a standard normal fill, per pixel and channel
+    assert erased.size == 200 * 3 * 64 and abs(erased.mean()) < 0.02 and abs(erased.std() - 1) < 0.02
+    one = T.RandomErasing(p=1, scale=(0.25, 0.25), ratio=(1, 1), value=7)(convlab.tensor(images[0]))
+    assert isinstance(one, convlab.Tensor) and (one.numpy() == 7).sum() == 36  # a 6x6 square
+    np.testing.assert_array_equal(T.RandomErasing(p=0).batch(images), images)
+    kept = images.copy()
+    T.RandomErasing(p=1, value=9).batch(images)  # a copy unless inplace
+    np.testing.assert_array_equal(images, kept)
+    T.RandomErasing(p=1, scale=(0.25, 0.25), ratio=(1, 1), value=9, inplace=True).batch(images)
+    assert ((images == 9).sum(axis=(1, 2, 3)) == 36).all()
+    assert repr(T.RandomErasing()) == "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=[0.0])"
+
+
+def test_erasing_errors():
+    with pytest.raises(ValueError, match=r"RandomErasing\(\): p must be a probability in \[0, 1\], got 2"):
+        T.RandomErasing(p=2)
+    with pytest.raises(ValueError, match=r"scale must be a pair \(min, max\) with 0 <= min <= max <= 1, got \(0.5, 0.1\)"):
+        T.RandomErasing(scale=(0.5, 0.1))
+    with pytest.raises(ValueError, match=r"ratio must be a pair \(min, max\) with 0 < min <= max, got \(0, 1\)"):
+        T.RandomErasing(ratio=(0, 1))
+    with pytest.raises(ValueError, match=r"value must be a number, a sequence of numbers or 'random', got 'mean'"):
+        T.RandomErasing(value="mean")
+    with pytest.raises(ValueError, match=r"3 fill values for an image with 2 channels \(shape \(4, 2, 5, 5\)\)"):
+        T.RandomErasing(value=(1, 2, 3)).batch(np.zeros((4, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"expected an image \(C, H, W\), got shape \(5, 5\)"):
+        T.RandomErasing()(np.zeros((5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"expected images \(N, C, H, W\), got shape \(2, 5, 5\)"):
+        T.RandomErasing().batch(np.zeros((2, 5, 5), np.float32))
+    with pytest.raises(TypeError, match=r"value='random' needs a floating-point image, got dtype uint8"):
+        T.RandomErasing(value="random").batch(np.zeros((1, 1, 5, 5), np.uint8))
 
 
 # ---------------------------------------------------------------- Compose

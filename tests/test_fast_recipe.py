@@ -17,6 +17,7 @@ import convlab
 from convlab import models
 from convlab.cli import CONFIG_KEYS, _train_config, build_parser, main, training_loss
 from convlab.data import DataLoader, TensorDataset, datasets
+from convlab.data import transforms as T
 from convlab.recipes import RECIPES, TRAINING_RECIPES
 from convlab.train import evaluate
 
@@ -102,6 +103,32 @@ def test_recipe_fast_settings_and_overrides():
         _train_config(build_parser().parse_args(["train", "--recipe", "fast", "--dataset", "digits"]))
     with pytest.raises(ValueError, match=r"--label-smoothing must be in \[0, 1\], got 1.5"):
         _train_config(build_parser().parse_args(["train", "--label-smoothing", "1.5"]))
+
+
+def test_recipe_accurate_adds_random_erasing_to_the_training_images_only(tmp_path):
+    accurate = TRAINING_RECIPES["accurate"]
+    config = _train_config(build_parser().parse_args(["train", "--recipe", "accurate"]))
+    assert (config["model"], config["epochs"], config["random_erasing"], config["target_accuracy"]) == (
+        "fmnist_cnn_fast", accurate.epochs, 0.5, 0.95)
+    assert (config["label_smoothing"], config["val_size"], config["tta_flip"]) == (0.1, 0, True)
+    assert "random_erasing" not in _train_config(build_parser().parse_args(["train", "--recipe", "fast"]))
+    given = _train_config(build_parser().parse_args(["train", "--random-erasing", "0.25"]))
+    assert given["random_erasing"] == 0.25
+    with pytest.raises(ValueError, match=r"--random-erasing must be in \[0, 1\], got 1.5"):
+        _train_config(build_parser().parse_args(["train", "--random-erasing", "1.5"]))
+    fake_fashion(tmp_path, n_train=12, n_test=4)
+    splits = RECIPES["fashion-mnist"].splits(root=tmp_path, val_size=2, random_erasing=1.0)
+
+    def steps(split):
+        return getattr(splits[split], "dataset", splits[split]).transform.transforms
+
+    erasing = [t for t in steps("train") if isinstance(t, T.RandomErasing)]
+    assert len(erasing) == 1 and erasing[0].p == 1.0 and erasing[0].value == (0.0,)
+    assert isinstance(steps("train")[-2], T.Normalize)  # erased after normalising, as torchvision's
+    for split in ("val", "test"):
+        assert not any(isinstance(t, T.RandomErasing) for t in steps(split))
+    no_augment = RECIPES["fashion-mnist"].train_transform(augment=False, random_erasing=1.0)
+    assert not any(isinstance(t, T.RandomErasing) for t in no_augment.transforms)
 
 
 def test_splits_without_validation(tmp_path):

@@ -14,7 +14,8 @@ orientation    orientation_cnn   Adam + OneCycleLR (max lr 3e-2), 10 epochs, bat
 Named training recipes (``convlab train --recipe NAME``, :data:`TRAINING_RECIPES`) override some of
 those defaults for a purpose; ``fast`` is the time-to-accuracy recipe of ``docs/training.md``
 (93.5% test accuracy on Fashion-MNIST in under 10 minutes on 2 CPU cores; every setting there
-is justified by a measured ablation).
+is justified by a measured ablation), ``accurate`` its hour-long sibling (95.0% in 50 minutes
+there: the same network and choices with random erasing, for 48 epochs).
 
 Example::
 
@@ -83,10 +84,13 @@ class Recipe:
         """``ToTensor`` then ``Normalize``: what validation, test and prediction images get."""
         return T.Compose([*self._resize(), T.ToTensor(), T.Normalize(self.mean, self.std)])
 
-    def train_transform(self, augment: bool = True) -> T.Compose:
-        """The augmentations (if ``augment``) followed by :meth:`eval_transform`'s steps."""
+    def train_transform(self, augment: bool = True, random_erasing: float = 0.0) -> T.Compose:
+        """The augmentations (if ``augment``) followed by :meth:`eval_transform`'s steps, then
+        ``RandomErasing(p=random_erasing)`` on the normalised images if ``random_erasing`` > 0
+        (it fills with 0, the dataset's mean, as torchvision's after ``Normalize``)."""
+        erasing = [T.RandomErasing(p=random_erasing)] if augment and random_erasing else []
         return T.Compose([*self._resize(), *(self.augment if augment else ()), T.ToTensor(),
-                          T.Normalize(self.mean, self.std)])
+                          T.Normalize(self.mean, self.std), *erasing])
 
     def _resize(self) -> list:
         return [] if self.resize is None else [T.Resize(self.resize)]
@@ -98,14 +102,14 @@ class Recipe:
         return self.dataset(train=train, transform=transform)
 
     def splits(self, seed: int = 0, augment: bool = True, root=None, limit: int | None = None,
-               val_size: int | None = None) -> dict:
+               val_size: int | None = None, random_erasing: float = 0.0) -> dict:
         """``{"train", "val", "test"}`` datasets (plus ``"test_modulated"`` when the recipe has a
         modulation probe). The validation images are a seeded random ``val_size`` (default the
         recipe's) of the training split, seen without augmentation; ``val_size=0`` trains on all
         of them and leaves ``"val"`` out. ``limit`` keeps only that many training images (quick
-        runs)."""
+        runs); ``random_erasing`` is the probability of :meth:`train_transform`'s erasing."""
         val_size = self.val_size if val_size is None else int(val_size)
-        train_full = self.load(True, self.train_transform(augment), root)
+        train_full = self.load(True, self.train_transform(augment, random_erasing), root)
         if not 0 <= val_size < len(train_full):
             raise ValueError(f"Recipe.splits(): val_size must be in [0, {len(train_full)}) for {self.name} "
                              f"({len(train_full)} training images), got {val_size}")
@@ -154,6 +158,8 @@ class TrainingRecipe:
         val_size: images held out for validation; 0 trains on all of them and validates never
             (the test set is evaluated once, at the end).
         tta_flip: evaluate on each test image and its horizontal mirror, averaging the logits.
+        random_erasing: the probability of ``transforms.RandomErasing`` on a training image
+            (after the normalisation; 0: none).
         target_accuracy: the test accuracy the run is timed to (time to accuracy), or None.
     """
 
@@ -167,6 +173,7 @@ class TrainingRecipe:
     label_smoothing: float = 0.0
     val_size: int | None = None
     tta_flip: bool = False
+    random_erasing: float = 0.0
     target_accuracy: float | None = None
 
 
@@ -174,6 +181,10 @@ TRAINING_RECIPES = {
     # every choice measured in docs/training.md ("Time to accuracy"), on one core, in epochs
     "fast": TrainingRecipe("fast", "fashion-mnist", model="fmnist_cnn_fast", epochs=6, batch_size=128, lr=3e-3,
                            optimizer="adam", label_smoothing=0.1, val_size=0, tta_flip=True, target_accuracy=0.935),
+    # 95% within the hour (docs/training.md): the fast recipe with random erasing, for the epochs that fit the hour
+    "accurate": TrainingRecipe("accurate", "fashion-mnist", model="fmnist_cnn_fast", epochs=48, batch_size=128, lr=3e-3,
+                               optimizer="adam", label_smoothing=0.1, val_size=0, tta_flip=True, random_erasing=0.5,
+                               target_accuracy=0.95),
 }  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """Image transforms with torchvision's names: ``Compose``, ``Resize``, ``ToTensor``, ``Normalize``,
-``RandomCrop``, ``RandomHorizontalFlip``, ``RandomAffine``.
+``RandomCrop``, ``RandomHorizontalFlip``, ``RandomAffine``, ``RandomErasing``.
 
 Each transform works on one image (``t(image)``) and, vectorised, on a whole batch of images
 stacked along a first axis (``t.batch(images)``): the in-memory datasets use the batch form, so
@@ -466,6 +466,100 @@ class RandomAffine(Transform):
             shear_x = generator.uniform(self.shear[0], self.shear[1], n)
             shear_y = generator.uniform(self.shear[2], self.shear[3], n)
         return _rewrap(_affine(array, angle, tx, ty, zoom, shear_x, shear_y, self.fill), as_tensor)
+
+
+class RandomErasing(Transform):
+    """With probability ``p``, fill a random rectangle of the image with ``value``: torchvision's
+    ``RandomErasing`` (Zhong et al., "Random Erasing Data Augmentation", 2017), its parameters,
+    defaults and way of drawing the rectangle, each image of a batch independently.
+
+    Like torchvision's, it works on float images after ``ToTensor`` (and usually after
+    ``Normalize``, where the default ``value=0`` is the dataset's mean colour).
+
+    The rectangle: up to 10 tries of an area ``uniform(*scale) * H * W`` and an aspect ratio
+    ``exp(uniform(log ratio[0], log ratio[1]))``, giving ``h = round(sqrt(area * aspect))`` and
+    ``w = round(sqrt(area / aspect))``; the first try with ``h < H`` and ``w < W`` is placed at a
+    uniformly random position; an image whose 10 tries all fail is left as it is.
+
+    Args:
+        p: the probability of erasing (default 0.5).
+        scale: (min, max) fraction of the image's area erased (default (0.02, 0.33)).
+        ratio: (min, max) aspect ratio h / w of the rectangle (default (0.3, 3.3)).
+        value: the fill: a number, one number per channel, or ``"random"`` for standard normal
+            noise per pixel (default 0).
+        inplace: overwrite the input instead of copying it.
+
+    Shape: (*, C, H, W) -> the same.
+
+    Example::
+
+        >>> tf = Compose([ToTensor(), Normalize((0.2860,), (0.3530,)), RandomErasing()])
+    """
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace: bool = False):
+        if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+            raise ValueError(f"RandomErasing(): p must be a probability in [0, 1], got {p!r}")
+        if not _is_pair_of_reals(scale) or not 0 <= scale[0] <= scale[1] <= 1:
+            raise ValueError(f"RandomErasing(): scale must be a pair (min, max) with 0 <= min <= max <= 1, got {scale!r}")
+        if not _is_pair_of_reals(ratio) or not 0 < ratio[0] <= ratio[1]:
+            raise ValueError(f"RandomErasing(): ratio must be a pair (min, max) with 0 < min <= max, got {ratio!r}")
+        if isinstance(value, str):
+            if value != "random":
+                raise ValueError(f"RandomErasing(): value must be a number, a sequence of numbers or 'random', got "
+                                 f"{value!r}")
+        elif isinstance(value, numbers.Real):
+            value = (float(value),)
+        elif isinstance(value, (tuple, list)) and value and all(isinstance(v, numbers.Real) for v in value):
+            value = tuple(float(v) for v in value)
+        else:
+            raise ValueError(f"RandomErasing(): value must be a number, a sequence of numbers or 'random', got {value!r}")
+        self.p, self.value, self.inplace = float(p), value, inplace
+        self.scale, self.ratio = tuple(map(float, scale)), tuple(map(float, ratio))
+
+    def extra_repr(self) -> str:
+        value = self.value if isinstance(self.value, str) else list(self.value)
+        return f"p={self.p}, scale={self.scale}, ratio={self.ratio}, value={value}"
+
+    def __call__(self, image):
+        array, as_tensor = _unwrap(repr(self), image)
+        if array.ndim < 3:
+            raise ValueError(f"{self!r}: expected an image (C, H, W), got shape {tuple(array.shape)}")
+        return _rewrap(self.batch(array[None])[0], as_tensor)
+
+    def batch(self, images):
+        array, as_tensor = _unwrap(repr(self), images)
+        if array.ndim < 4:
+            raise ValueError(f"{self!r}: expected images (N, C, H, W), got shape {tuple(array.shape)}")
+        channels, height, width = array.shape[-3:]
+        if not isinstance(self.value, str) and len(self.value) not in (1, channels):
+            raise ValueError(f"{self!r}: {len(self.value)} fill values for an image with {channels} channels "
+                             f"(shape {tuple(array.shape)})")
+        if self.value == "random" and array.dtype.kind != "f":
+            raise TypeError(f"{self!r}: value='random' needs a floating-point image, got dtype {array.dtype}")
+        n, tries = array.shape[0], 10
+        generator = current_generator()
+        erase = generator.random(n) < self.p
+        area = height * width * generator.uniform(*self.scale, (n, tries))
+        aspect = np.exp(generator.uniform(*np.log(self.ratio), (n, tries)))
+        h = np.rint(np.sqrt(area * aspect)).astype(np.int64)  # Python's round(): half to even
+        w = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+        fits = (h < height) & (w < width)
+        first = fits.argmax(axis=1)
+        erase &= fits.any(axis=1)
+        h, w = h[np.arange(n), first] * erase, w[np.arange(n), first] * erase
+        top = generator.integers(0, height - h + 1)
+        left = generator.integers(0, width - w + 1)
+        rows = (np.arange(height) >= top[:, None]) & (np.arange(height) < (top + h)[:, None])
+        cols = (np.arange(width) >= left[:, None]) & (np.arange(width) < (left + w)[:, None])
+        mask = (rows[:, :, None] & cols[:, None, :]).reshape(n, *(1,) * (array.ndim - 3), height, width)
+        xp = array_module(array)
+        if self.value == "random":
+            fill = xp.asarray(generator.standard_normal(array.shape, dtype=np.float32).astype(array.dtype))
+        else:
+            fill = xp.asarray(self.value, dtype=array.dtype).reshape(-1, 1, 1)
+        out = array if self.inplace else array.copy()
+        xp.copyto(out, fill, where=xp.asarray(mask))
+        return _rewrap(out, as_tensor)
 
 
 def _is_pair_of_reals(value) -> bool:
