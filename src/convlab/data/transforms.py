@@ -240,7 +240,25 @@ class ToTensor(Transform):
         return xp.ascontiguousarray(array)
 
 
-class Normalize(Transform):
+class _ChannelTransform(Transform):
+    """A transform of images with a channel axis: one image is (C, H, W), a batch (N, C, H, W)."""
+
+    _what = ("an image", "images")  # how an error names one image and a batch of them
+
+    def __call__(self, image):
+        array, as_tensor = _unwrap(repr(self), image)
+        if array.ndim < 3:
+            raise ValueError(f"{self!r}: expected {self._what[0]} (C, H, W), got shape {tuple(array.shape)}")
+        return _rewrap(self.batch(array[None])[0], as_tensor)
+
+    def _unwrap_batch(self, images):
+        array, as_tensor = _unwrap(repr(self), images)
+        if array.ndim < 4:
+            raise ValueError(f"{self!r}: expected {self._what[1]} (N, C, H, W), got shape {tuple(array.shape)}")
+        return array, as_tensor
+
+
+class Normalize(_ChannelTransform):
     """(image - mean) / std per channel, on float images (C, H, W) or batches (N, C, H, W).
 
     Args:
@@ -263,19 +281,13 @@ class Normalize(Transform):
                              f"division by zero")
         self.inplace = inplace
 
+    _what = ("a float image", "float images")
+
     def extra_repr(self) -> str:
         return f"mean={list(self.mean)}, std={list(self.std)}"
 
-    def __call__(self, image):
-        array, as_tensor = _unwrap(repr(self), image)
-        if array.ndim < 3:
-            raise ValueError(f"{self!r}: expected a float image (C, H, W), got shape {tuple(array.shape)}")
-        return _rewrap(self.batch(array[None])[0], as_tensor)
-
     def batch(self, images):
-        array, as_tensor = _unwrap(repr(self), images)
-        if array.ndim < 4:
-            raise ValueError(f"{self!r}: expected float images (N, C, H, W), got shape {tuple(array.shape)}")
+        array, as_tensor = self._unwrap_batch(images)
         if array.dtype.kind != "f":
             raise TypeError(f"{self!r}: expected a floating-point image (apply ToTensor first), got dtype {array.dtype}")
         channels = array.shape[-3]
@@ -468,7 +480,7 @@ class RandomAffine(Transform):
         return _rewrap(_affine(array, angle, tx, ty, zoom, shear_x, shear_y, self.fill), as_tensor)
 
 
-class RandomErasing(Transform):
+class RandomErasing(_ChannelTransform):
     """With probability ``p``, fill a random rectangle of the image with ``value``: torchvision's
     ``RandomErasing`` (Zhong et al., "Random Erasing Data Augmentation", 2017), its parameters,
     defaults and way of drawing the rectangle, each image of a batch independently.
@@ -520,16 +532,8 @@ class RandomErasing(Transform):
         value = self.value if isinstance(self.value, str) else list(self.value)
         return f"p={self.p}, scale={self.scale}, ratio={self.ratio}, value={value}"
 
-    def __call__(self, image):
-        array, as_tensor = _unwrap(repr(self), image)
-        if array.ndim < 3:
-            raise ValueError(f"{self!r}: expected an image (C, H, W), got shape {tuple(array.shape)}")
-        return _rewrap(self.batch(array[None])[0], as_tensor)
-
     def batch(self, images):
-        array, as_tensor = _unwrap(repr(self), images)
-        if array.ndim < 4:
-            raise ValueError(f"{self!r}: expected images (N, C, H, W), got shape {tuple(array.shape)}")
+        array, as_tensor = self._unwrap_batch(images)
         channels, height, width = array.shape[-3:]
         if not isinstance(self.value, str) and len(self.value) not in (1, channels):
             raise ValueError(f"{self!r}: {len(self.value)} fill values for an image with {channels} channels "
