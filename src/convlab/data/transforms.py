@@ -271,6 +271,8 @@ class Normalize(_ChannelTransform):
         >>> Normalize((0.2860,), (0.3530,))(ToTensor()(image))
     """
 
+    _what = ("a float image", "float images")
+
     def __init__(self, mean, std, inplace: bool = False):
         self.mean = tuple(float(m) for m in np.atleast_1d(np.asarray(mean, dtype=np.float64)))
         self.std = tuple(float(s) for s in np.atleast_1d(np.asarray(std, dtype=np.float64)))
@@ -280,8 +282,6 @@ class Normalize(_ChannelTransform):
             raise ValueError(f"Normalize(): std evaluated to zero after conversion, got std={self.std}, leading to "
                              f"division by zero")
         self.inplace = inplace
-
-    _what = ("a float image", "float images")
 
     def extra_repr(self) -> str:
         return f"mean={list(self.mean)}, std={list(self.std)}"
