@@ -119,19 +119,22 @@ def test_padding_skip_gradcheck():
         gradcheck(lambda x, w, b, s=stride: F.conv2d(x, w, b, stride=s, padding=2), x, w, b)
 
 
+@pytest.mark.parametrize("c_in", [16, 1])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_non_finite_values_reach_the_padding_as_in_torch(stride):
+def test_non_finite_values_reach_the_padding_as_in_torch(stride, c_in):
     """PyTorch multiplies the zero padding too, so a NaN weight makes every output of its channel
     NaN, also those whose window holds the NaN tap over padding only, and an inf in the output gradient makes the weight gradient of the taps that met padding
-    NaN (0 * inf); the kernels skip padding only when no such value is there."""
+    NaN (0 * inf); the kernels skip padding only when no such value is there (16 input
+    channels), or not at all where the skip could not pay for that check (1 input channel: 9
+    multiply-adds per gradient element)."""
     rng = np.random.default_rng(stride)
-    x, w, g = rng.standard_normal((2, 16, 4, 4)), rng.standard_normal((32, 16, 3, 3)), None
-    w[3, 5, 0, 2] = np.nan
+    x, w, g = rng.standard_normal((2, c_in, 4, 4)), rng.standard_normal((32, c_in, 3, 3)), None
+    w[3, c_in // 3, 0, 2] = np.nan
     y = F.conv2d(convlab.tensor(x), convlab.tensor(w), stride=stride, padding=2)
     expected = TF.conv2d(torch.tensor(x), torch.tensor(w), stride=stride, padding=2).numpy()
     assert np.isnan(expected[:, 3]).all() and np.isnan(y.numpy()[:, 3]).all()
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-10)
-    w[3, 5, 0, 2] = 1.0
+    w[3, c_in // 3, 0, 2] = 1.0
     xt, wt = convlab.tensor(x, requires_grad=True), convlab.tensor(w, requires_grad=True)
     y = F.conv2d(xt, wt, stride=stride, padding=2)
     g = rng.standard_normal(y.shape)
@@ -144,37 +147,111 @@ def test_non_finite_values_reach_the_padding_as_in_torch(stride):
     np.testing.assert_allclose(xt.grad.numpy(), xr.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+def test_padding_skip_only_where_it_pays_for_its_check():
+    """The finiteness check of the weight gradient's multiplier (the output gradient) is a pass
+    over it: a 1-channel first layer (9 multiply-adds per gradient element, 13% on padding) skips
+    neither the check nor the padding; a 32-channel layer and every forward do both."""
+    padded = np.zeros((2, 30, 30, 1), np.float32)
+    g = np.ones((2, 28, 28, 32), np.float32)
+    assert conv.direct._data_box(padded, (1, 1), (1, 1), g, 9) is None
+    assert conv.direct._data_box(padded, (1, 1), (1, 1), g, 9 * 32) == (1, 29, 1, 29)
+    g[0, 0, 0, 0] = np.inf
+    assert conv.direct._data_box(padded, (1, 1), (1, 1), g, 9 * 32) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("x_shape", "c_out", "stride", "padding"),
+    [((37, 1, 28, 28), 32, 1, 1), ((3, 1, 5, 23), 16, 1, 1), ((5, 3, 9, 6), 48, 2, 2), ((40, 2, 4, 4), 16, 1, 1)],
+)
+def test_weight_gradient_reads_an_nchw_gradient_in_place(x_shape, c_out, stride, padding, dtype, monkeypatch):
+    """A first layer's output gradient arrives NCHW and no input gradient pads it: the weight
+    gradient reads it a strip at a time through in-cache 8x8 transposes (fewer than 8 columns:
+    element by element; maps shorter than a strip: several images per strip), with no
+    channels-last copy of the whole gradient (the one ``pad`` call is the input's), summing the
+    bias gradient in the same pass. The same gradient as a channels-last array or a strided view
+    (copied first) gives the same bits, and all match PyTorch."""
+    pads = []
+    original_pad = _conv_kernels.pad
+    monkeypatch.setattr(_conv_kernels, "pad", lambda x, *args: pads.append(x.shape) or original_pad(x, *args))
+    rng = np.random.default_rng(x_shape[0])
+    x, w, b = (rng.standard_normal(shape).astype(dtype) for shape in (x_shape, (c_out, x_shape[1], 3, 3), (c_out,)))
+    kw = {"stride": stride, "padding": padding}
+    wt, bt = convlab.tensor(w, requires_grad=True), convlab.tensor(b, requires_grad=True)
+    y = F.conv2d(convlab.tensor(x), wt, bt, **kw)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(convlab.tensor(g))
+    assert pads == [x_shape[:1] + x_shape[2:] + x_shape[1:2]]
+    wr, br = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    TF.conv2d(torch.tensor(x), wr, br, **kw).backward(torch.tensor(g))
+    tol = {"rtol": 1e-4, "atol": 1e-3} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
+    np.testing.assert_allclose(wt.grad.numpy(), wr.grad.numpy(), **tol)
+    np.testing.assert_allclose(bt.grad.numpy(), br.grad.numpy(), **tol)
+    padded = conv.direct._padded(np.moveaxis(x, 1, -1), (padding,) * 2, (padding,) * 2, "any")
+    geometry = (0, 0) + g.shape[2:] + (3, 3, stride, stride, 1, 1)
+    strided = np.zeros(g.shape[:3] + (2 * g.shape[3],), dtype)[..., ::2]
+    strided[...] = g
+    for layout in (np.ascontiguousarray(np.moveaxis(g, 1, -1)), np.moveaxis(strided, 1, -1)):
+        dw, db = _conv_kernels.conv2d_weight_grad(padded, layout, *geometry, bias=True)
+        np.testing.assert_array_equal(dw.transpose(3, 2, 0, 1), wt.grad.numpy())
+        np.testing.assert_array_equal(db, bt.grad.numpy())
+
+
+def test_fused_bias_gradient_stays_accurate_in_float32():
+    """The bias gradient of a first layer sums 100,352 float32 values per channel (strip by
+    strip, then the strips): its error against float64 stays within a few times PyTorch's."""
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((128, 1, 28, 28)), rng.standard_normal((32, 1, 3, 3)), rng.standard_normal(32)
+    g = rng.standard_normal((128, 32, 28, 28)) + 1.0  # a sum of about 1e5: rounding shows
+    exact = g.sum(axis=(0, 2, 3))
+    bt = convlab.tensor(b.astype(np.float32), requires_grad=True)
+    F.conv2d(convlab.tensor(x.astype(np.float32)), convlab.tensor(w.astype(np.float32), requires_grad=True), bt,
+             padding=1).backward(convlab.tensor(g.astype(np.float32)))  # fmt: skip
+    br = torch.tensor(b.astype(np.float32), requires_grad=True)
+    TF.conv2d(torch.tensor(x.astype(np.float32)), torch.tensor(w.astype(np.float32), requires_grad=True), br,
+              padding=1).backward(torch.tensor(g.astype(np.float32)))  # fmt: skip
+    ours, theirs = np.abs(bt.grad.numpy() - exact).max(), np.abs(br.grad.numpy() - exact).max()
+    assert ours <= 4 * max(theirs, 1e-6 * np.abs(exact).max()), (ours, theirs)
+
+
 @pytest.mark.skipif(cpu_kernels.max_threads() < 2, reason="needs 2 numba threads")
-@pytest.mark.parametrize(("x_shape", "c_out", "split"), [((16, 128, 4, 4), 256, "taps"), ((16, 16, 20, 20), 32, "images")])
+@pytest.mark.parametrize(
+    ("x_shape", "c_out", "split"),
+    [((16, 128, 4, 4), 256, "taps"), ((16, 16, 20, 20), 32, "images"), ((16, 1, 28, 28), 32, "images")],
+)
 def test_weight_gradient_split_is_the_same_on_any_thread_count(x_shape, c_out, split, monkeypatch):
     """Late layers (small maps, many channels) split the taps among the threads, early layers the
     images into a fixed number of shares: either way 1 and 2 threads give bit-identical weight
-    gradients, and they match PyTorch."""
+    and bias gradients (channels-last or, for a first layer, NCHW output gradients), and they
+    match PyTorch."""
     chunks = []
     original = _conv_kernels._weight_grad_parallel
 
     def spy(*args):
-        chunks.append(args[13].shape[0])  # ``out``: one gradient (taps split) or one per share
+        chunks.append(args[11].shape[0])  # ``out``: one gradient (taps split) or one per share
         return original(*args)
 
     monkeypatch.setattr(_conv_kernels, "_weight_grad_parallel", spy)
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal(x_shape).astype(np.float32), rng.standard_normal((c_out, x_shape[1], 3, 3)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
     g = rng.standard_normal((x_shape[0], c_out) + x_shape[2:]).astype(np.float32)
     numba, before, grads = cpu_kernels.numba(), cpu_kernels.threads(), []
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            wt = convlab.tensor(w, requires_grad=True)
-            F.conv2d(convlab.tensor(x), wt, padding=1).backward(convlab.tensor(g))
-            grads.append(wt.grad.numpy())
+            wt, bt = convlab.tensor(w, requires_grad=True), convlab.tensor(b, requires_grad=True)
+            F.conv2d(convlab.tensor(x), wt, bt, padding=1).backward(convlab.tensor(g))
+            grads.append((wt.grad.numpy(), bt.grad.numpy()))
     finally:
         numba.set_num_threads(before)
     assert chunks == ([1, 1] if split == "taps" else [8, 8])
-    np.testing.assert_array_equal(grads[0], grads[1])
-    wr = torch.tensor(w, requires_grad=True)
-    TF.conv2d(torch.tensor(x), wr, padding=1).backward(torch.tensor(g))
-    np.testing.assert_allclose(grads[0], wr.grad.numpy(), rtol=1e-4, atol=1e-3)
+    for one, two in zip(*grads):
+        np.testing.assert_array_equal(one, two)
+    wr, br = torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
+    TF.conv2d(torch.tensor(x), wr, br, padding=1).backward(torch.tensor(g))
+    np.testing.assert_allclose(grads[0][0], wr.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(grads[0][1], br.grad.numpy(), rtol=1e-4, atol=1e-3)
 
 
 def test_input_gradient_runs_the_compiled_forward(kernel_calls):
@@ -203,6 +280,9 @@ def test_compiled_gradcheck():
     gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=(1, 0), dilation=(1, 2)), x, w, b)
     x, w = rng.standard_normal((2, 5, 6, 5)), rng.standard_normal((5, 1, 3, 3))
     gradcheck(lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=5), x, w)
+    # one input channel: the weight and bias gradients read the NCHW output gradient in place
+    x, w, b = rng.standard_normal((2, 1, 5, 9)), rng.standard_normal((16, 1, 3, 3)), rng.standard_normal(16)
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), x, w, b)
 
 
 def test_compiled_conv_transpose_matches_torch(kernel_calls):

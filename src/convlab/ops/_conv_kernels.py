@@ -27,17 +27,22 @@ convolution's passes onto it:
   contiguous run of a channels-last input (so a 1-channel first layer still fills 3 rows);
   the reduction runs over a strip of output rows of one image, or over several whole images
   when an image is shorter than the strip (4 x 4 maps still reduce over 64 pixels per tile,
-  not 16, between the tile's loads and stores of its accumulators); threads split the images
-  into a fixed number of shares (not one per thread), each summed into its own copy of the
-  gradient, the copies added up in order at the end, or, where those copies would outweigh the
-  data (late layers), the taps: the result is the same on any number of threads.
+  not 16, between the tile's loads and stores of its accumulators). An NCHW output gradient (a
+  first layer's: no input gradient made a channels-last copy of it) is read a strip at a time
+  through 8x8 transposes into a small buffer that stays in the cache, and the bias gradient is
+  summed from each strip while it is there: one pass over the gradient, not three (a copy, the
+  weight gradient, the bias sum). Threads split the images into a fixed number of shares (not
+  one per thread), each summed into its own copy of the gradient, the copies added up in order
+  at the end, or, where those copies would outweigh the data (late layers), the taps: the
+  result is the same on any number of threads.
 
 Zero padding is skipped where it is known (the callers pass which rows and columns of the
 padded input hold data): the forward skips an output row's kernel rows that read only padding,
 the weight gradient a tile's output rows and columns whose taps read only padding. On the small
 maps of a network's last stages that is real work: 1/6 of a 4 x 4 map's multiply-adds per
 direction for a 3 x 3 kernel with padding 1 (PyTorch's oneDNN skips them too). The result only
-differs where the padding meets an inf or NaN, which is why the callers then pass nothing.
+differs where the padding meets an inf or NaN, which is why the callers then pass nothing (and
+where checking for those would cost more than the skip saves: a first layer's weight gradient).
 
 Depthwise convolution is not a GEMM: its kernels loop over NCHW planes with implicit zero
 padding, vectorised along output rows. A call runs on all of numba's threads only when it is
@@ -513,24 +518,49 @@ def conv2d_forward(
 
 
 @njit(cache=True)
+def _channels_last_strip(gf, gsn, gsh, gsw, gsc, at, images, rows, ow, c_out, buffer):
+    """Copies ``rows`` rows of ``ow`` pixels of ``images`` consecutive images of a channel-major
+    output gradient (first pixel at ``gf[at]``, element strides ``gsn, gsh, gsw, gsc``) into the
+    C-contiguous channels-last ``buffer`` ``(images, rows, ow, C_out)``: rows with contiguous
+    pixels (NCHW) by 8x8 vector transposes, the last blocks overlapping their neighbours."""
+    for m in range(images):
+        for i in range(rows):
+            src = at + m * gsn + i * gsh
+            dst = (m * rows + i) * ow * c_out
+            if gsw == 1 and ow >= _T:
+                for k0 in range(0, c_out, _T):
+                    for j in range(0, ow, _T):
+                        j0 = min(j, ow - _T)
+                        _transpose8(gf, src + k0 * gsc + j0, gsc, buffer, dst + j0 * c_out + k0, c_out)
+            else:
+                for j in range(ow):
+                    for k in range(c_out):
+                        buffer[dst + j * c_out + k] = gf[src + j * gsw + k * gsc]
+
+
+@njit(cache=True)
 def _weight_grad_images(
-    xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1, t0, t1
+    xf, sn, sh, sw, grad, oh, ow, steps, data, taps, acc, bias_acc, tile_blocks, tile_rows, n0, n1, t0, t1
 ):  # fmt: skip
     """Adds the weight gradient of images ``n0 <= n < n1``, taps ``t0 <= t < t1``, into ``acc``
-    ``(KH, KW, C, C_out)``;
-    the input is read through its element strides, ``g`` must be channels-last. ``taps[t]`` is
-    the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a tile's rows are
-    any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its ``C`` rows are
-    ``C_out`` apart in ``acc``. ``steps``: ``(stride_h, stride_w, dil_h, dil_w)``. ``data``:
-    ``(row_lo, row_hi, col_lo, col_hi)``, the rows and columns of the input that hold data (the
-    others are zero padding): a tile whose taps share one kernel row (column) skips the output
-    rows (columns) that read that kernel row (column) from the padding."""
-    hg, wg, c_out = g.shape[1], g.shape[2], g.shape[3]
-    kw, c = acc.shape[1], acc.shape[2]
+    ``(KH, KW, C, C_out)``, and, where ``bias_acc`` ``(C_out,)`` is not empty and ``t0 = 0``, the
+    bias gradient (the sum of ``g``, added up strip by strip while each strip is in the cache:
+    no second pass over ``g``); the input is read through its element strides. ``grad``: ``(gf, s_n,
+    s_h, s_w, s_c, base)``, the output gradient's flat buffer, element strides and the offset of
+    its first pixel; one whose pixels are runs of ``C_out`` channels is read in place, any other
+    (NCHW) a strip at a time through a channels-last buffer (a copy that stays in the cache).
+    ``taps[t]`` is the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a
+    tile's rows are any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its
+    ``C`` rows are ``C_out`` apart in ``acc``. ``steps``: ``(stride_h, stride_w, dil_h, dil_w)``.
+    ``data``: ``(row_lo, row_hi, col_lo, col_hi)``, the rows and columns of the input that hold
+    data (the others are zero padding): a tile whose taps share one kernel row (column) skips
+    the output rows (columns) that read that kernel row (column) from the padding."""
+    gf, gsn, gsh, gsw, gsc, g_base = grad
+    kw, c, c_out = acc.shape[1], acc.shape[2], acc.shape[3]
     row_taps = kw * c  # taps per kernel row
     stride_h, stride_w, dil_h, dil_w = steps
     row_lo, row_hi, col_lo, col_hi = data
-    gf, af = g.reshape(-1), acc.reshape(-1)
+    af = acc.reshape(-1)
     n_blocks = c_out // BLOCK
     # a strip of output rows at a time: the input and gradient rows it reads stay in cache
     # while every tile of the weight gradient sweeps over them
@@ -538,12 +568,31 @@ def _weight_grad_images(
     # a strip taller than an image covers several whole images, the tile's outermost reduction
     # loop: small late-stage maps (4 x 4) still give each tile a reduction of _STRIP_PIXELS
     per_step = max(1, strip // oh)
-    g_image = hg * wg * c_out
+    in_place = gsc == 1 and gsw == c_out
+    strip_rows = min(strip, oh)
+    buffer = np.empty(0 if in_place else per_step * strip_rows * ow * c_out, dtype=af.dtype)
+    strip_sum = np.empty(c_out, dtype=af.dtype)
+    if in_place:  # the gradient's element strides: pixel, row, image
+        b_pixel, b_row, b_image = gsw, gsh, gsn
+    else:
+        b_pixel, b_row, b_image = c_out, ow * c_out, strip_rows * ow * c_out
     for n in range(n0, n1, per_step):
         images = min(per_step, n1 - n)
         for i0 in range(0, oh, strip):
             n_rows = min(strip, oh - i0)
-            g_at = ((n * hg + g_top + i0) * wg + g_left) * c_out
+            g_at = g_base + n * gsn + i0 * gsh
+            b_buf, b_at = gf, g_at
+            if not in_place:
+                _channels_last_strip(gf, gsn, gsh, gsw, gsc, g_at, images, n_rows, ow, c_out, buffer)
+                b_buf, b_at = buffer, 0
+            if bias_acc.size and t0 == 0:  # in two levels, per strip then in total: float32 stays accurate
+                strip_sum[:] = 0
+                for m in range(images):
+                    for i in range(n_rows):
+                        for j in range(ow):
+                            at = b_at + m * b_image + i * b_row + j * b_pixel
+                            strip_sum += b_buf[at : at + c_out]
+                bias_acc += strip_sum
             a_at = n * sn + i0 * stride_h * sh
             t = t0
             while t < t1:
@@ -565,12 +614,12 @@ def _weight_grad_images(
                             stride_w * sw,
                             stride_h * sh,
                             sn,
-                            gf,
-                            g_at + ((i_lo - i0) * wg + j_lo) * c_out + blk * BLOCK,
+                            b_buf,
+                            b_at + (i_lo - i0) * b_row + j_lo * b_pixel + blk * BLOCK,
                             BLOCK,
-                            c_out,
-                            wg * c_out,
-                            g_image,
+                            b_pixel,
+                            b_row,
+                            b_image,
                             af,
                             at,
                             c_out,
@@ -586,11 +635,12 @@ def _weight_grad_images(
 
 @njit(parallel=True, cache=True)
 def _weight_grad_parallel(
-    xf, sn, sh, sw, n_batch, g, g_top, g_left, oh, ow, steps, data, taps, out, tile_blocks, tile_rows, chunks
+    xf, sn, sh, sw, n_batch, grad, oh, ow, steps, data, taps, out, bias_out, tile_blocks, tile_rows, chunks
 ):  # fmt: skip
     """The chunks of :func:`conv2d_weight_grad` on numba's threads: with one gradient in ``out``
-    (``(1, KH, KW, C, C_out)``) chunk ``t`` computes its share of the taps over every image; with
-    ``chunks`` gradients, chunk ``t`` computes every tap over its share of the images."""
+    (``(1, KH, KW, C, C_out)``) chunk ``t`` computes its share of the taps over every image (the
+    chunk of tap 0 the bias gradient, into ``bias_out[0]``); with ``chunks`` gradients, chunk
+    ``t`` computes every tap (and ``bias_out[t]``) over its share of the images."""
     n_taps = taps.size
     by_taps = out.shape[0] == 1
     for t in prange(chunks):
@@ -598,18 +648,23 @@ def _weight_grad_parallel(
             acc, n0, n1, t0, t1 = out[0], 0, n_batch, t * n_taps // chunks, (t + 1) * n_taps // chunks
         else:
             acc, n0, n1, t0, t1 = out[t], t * n_batch // chunks, (t + 1) * n_batch // chunks, 0, n_taps
+        bias_acc = bias_out[0] if by_taps else bias_out[t]
         _weight_grad_images(
-            xf, sn, sh, sw, g, g_top, g_left, oh, ow, steps, data, taps, acc, tile_blocks, tile_rows, n0, n1, t0, t1
+            xf, sn, sh, sw, grad, oh, ow, steps, data, taps, acc, bias_acc, tile_blocks, tile_rows, n0, n1, t0, t1
         )
 
 
-def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w, dil_h, dil_w, data=None):
-    """``dw[p, q, c, o] = sum_{n, i, j} xp[n, i*sh + p*dh, j*sw + q*dw, c] * g[n, i, j, o]``, shape ``(KH, KW, C, C_out)``.
+def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w, dil_h, dil_w, data=None, bias=False):
+    """``dw[p, q, c, o] = sum_{n, i, j} xp[n, i*sh + p*dh, j*sw + q*dw, c] * g[n, i, j, o]``, shape
+    ``(KH, KW, C, C_out)``, and with ``bias`` the bias gradient ``db[o] = sum_{n, i, j} g[n, i, j, o]``
+    in the same pass over ``g``. Returns ``(dw, db)`` (``db`` None without ``bias``).
 
     Args:
         xp: padded input seen as ``(N, Hp, Wp, C)``, any layout :func:`flat_strides` accepts.
-        g: output gradient, C-contiguous channels-last ``(N, Hg, Wg, C_out)``; its ``(oh, ow)``
-            window starts at ``(g_top, g_left)`` (so a padded gradient buffer can be passed as is).
+        g: output gradient seen as ``(N, Hg, Wg, C_out)``: channels-last is read in place, an
+            NCHW gradient through small in-cache transposes (no channels-last copy of the whole
+            gradient), any other layout is copied first. Its ``(oh, ow)`` window starts at
+            ``(g_top, g_left)`` (so a padded gradient buffer can be passed as is).
         data: ``(row_lo, row_hi, col_lo, col_hi)``: only rows ``row_lo <= h < row_hi`` and
             columns ``col_lo <= w < col_hi`` of ``xp`` hold data, the others are zero padding,
             skipped (default: all of ``xp`` holds data).
@@ -625,6 +680,12 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     in the same order on any thread count, and no copies are made, zeroed or added.
     """
     (xf, (sn, sh, sw, sc)), (n_batch, c), c_out = flat_strides(xp), (xp.shape[0], xp.shape[3]), g.shape[-1]
+    flat = flat_strides(g)
+    if flat is None or not flat[0].flags.writeable:  # a view the kernels cannot index: one copy
+        g = np.ascontiguousarray(g)
+        flat = flat_strides(g)
+    gf, (gsn, gsh, gsw, gsc) = flat
+    grad = (gf, gsn, gsh, gsw, gsc, g_top * gsh + g_left * gsw)
     p, q, k = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c), indexing="ij")
     taps = (p * (dil_h * sh) + q * (dil_w * sw) + k * sc).reshape(-1).astype(np.int64)
     tile_blocks, tile_rows = tile_shape(xp.dtype, c_out // BLOCK, taps.size)
@@ -632,20 +693,22 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     box = (0, xp.shape[1], 0, xp.shape[2]) if data is None else data
     geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), box, taps)
     if work < _PARALLEL_MIN_WORK:
-        dw = np.zeros((kh, kw, c, c_out), dtype=xp.dtype)
+        dw, db = np.zeros((kh, kw, c, c_out), dtype=xp.dtype), np.zeros((1, c_out if bias else 0), dtype=xp.dtype)
         everything = (0, n_batch, 0, taps.size)  # images, taps
-        _weight_grad_images(xf, sn, sh, sw, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, *everything)
-        return dw
+        _weight_grad_images(xf, sn, sh, sw, grad, *geometry, dw, db[0], tile_blocks, tile_rows, *everything)
+        return dw, db[0] if bias else None
     data_elements = xp.size + n_batch * oh * ow * c_out
     if _WEIGHT_GRAD_SHARES * taps.size * c_out > data_elements:  # split the taps
         chunks = min(cpu_kernels.threads(), taps.size)
-        dw = np.zeros((1, kh, kw, c, c_out), dtype=xp.dtype)
-        _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, dw, tile_blocks, tile_rows, chunks)
-        return dw[0]
+        dw, db = np.zeros((1, kh, kw, c, c_out), dtype=xp.dtype), np.zeros((1, c_out if bias else 0), dtype=xp.dtype)
+        _weight_grad_parallel(xf, sn, sh, sw, n_batch, grad, *geometry, dw, db, tile_blocks, tile_rows, chunks)
+        return dw[0], db[0] if bias else None
     chunks = min(_WEIGHT_GRAD_SHARES, n_batch)  # split the images: a fixed number of shares
     partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
-    _weight_grad_parallel(xf, sn, sh, sw, n_batch, g, g_top, g_left, *geometry, partial, tile_blocks, tile_rows, chunks)
-    return partial.sum(axis=0)
+    bias_partial = np.zeros((chunks, c_out if bias else 0), dtype=xp.dtype)
+    shares = (partial, bias_partial, tile_blocks, tile_rows, chunks)
+    _weight_grad_parallel(xf, sn, sh, sw, n_batch, grad, *geometry, *shares)
+    return partial.sum(axis=0), bias_partial.sum(axis=0) if bias else None
 
 
 def pack_weight(w):

@@ -104,18 +104,26 @@ def _planar_steps(geom: ConvGeometry):
     return stride + dilation
 
 
-def _data_box(padded, pad_lo, pad_hi, multiplier):
+_SUM_WORK = 8  # summing an element of a large array costs about as much time as this many multiply-adds
+
+
+def _data_box(padded, pad_lo, pad_hi, multiplier, uses):
     """``(row_lo, row_hi, col_lo, col_hi)``: the rows and columns of the 2-D view of
     :func:`_padded`'s output (made with ``pad_lo``/``pad_hi``; a 1-D one's height is never
     padded) that hold data; the kernels skip the others, its zero padding. Not where
     ``multiplier`` (what the padding is multiplied with: the weight, or the output gradient for
     the weight gradient) holds an inf or NaN: PyTorch multiplies the padding too, and
     ``0 * inf`` is NaN (then the whole buffer is data, None). One sum tells: it is finite only if
-    every element is (an overflowing sum only costs the skip)."""
-    if not np.isfinite(multiplier.sum()):
-        return None
+    every element is (an overflowing sum only costs the skip). That sum is a pass over
+    ``multiplier``, whose elements each take part in ``uses`` multiply-adds: where the padding's
+    share of those is too small to pay for it (a first layer's weight gradient: 9 multiply-adds
+    per gradient element, 13% of them on the padding of a 28 x 28 map) there is no skip (None;
+    the kernels then multiply the zeros, as PyTorch does)."""
     (h, w), fill = _planar(padded).shape[1:3], (0,) * (2 - len(pad_lo))
     (top, left), (bottom, right) = (max(p, 0) for p in fill + tuple(pad_lo)), (max(p, 0) for p in fill + tuple(pad_hi))
+    padding_share = 1 - (h - top - bottom) * (w - left - right) / (h * w)
+    if uses * padding_share < _SUM_WORK or not np.isfinite(multiplier.sum()):
+        return None
     return top, h - bottom, left, w - right
 
 
@@ -129,26 +137,29 @@ def _direct_forward(padded, w, geom: ConvGeometry, bias=None):
         bias,
         _planar(y),
         *_planar_steps(geom),
-        data=_data_box(padded, geom.pad_lo, geom.pad_hi, w),
+        data=_data_box(padded, geom.pad_lo, geom.pad_hi, w, padded.shape[0] * math.prod(geom.out_size)),
     )
     return y
 
 
-def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry):
+def _direct_weight_grad(padded, g_buffer, g_corner, geom: ConvGeometry, bias=False):
     """Compiled weight gradient ``(C_out, C, *K)`` from the padded input and the channels-last
-    output gradient, read from ``g_buffer`` at offset ``g_corner`` (e.g. inside a padded copy)."""
+    view of the output gradient (any memory layout: an NCHW one is read in place), read from
+    ``g_buffer`` at offset ``g_corner`` (e.g. inside a padded copy). Returns ``(dw, db)``: with
+    ``bias`` the bias gradient, summed in the same pass over the gradient, else None."""
     fill = (1,) * (2 - len(geom.kernel))
     corner = (0,) * len(fill) + tuple(g_corner)
-    dw = _kernels().conv2d_weight_grad(
+    dw, db = _kernels().conv2d_weight_grad(
         _planar(padded),
         _planar(g_buffer),
         *corner,
         *(fill + geom.out_size),
         *(fill + geom.kernel),
         *_planar_steps(geom),
-        data=_data_box(padded, geom.pad_lo, geom.pad_hi, g_buffer),
+        data=_data_box(padded, geom.pad_lo, geom.pad_hi, g_buffer, math.prod(geom.kernel) * padded.shape[-1]),
+        bias=bias,
     )
-    return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel)
+    return np.ascontiguousarray(dw.transpose(3, 2, 0, 1)).reshape((dw.shape[-1], dw.shape[-2]) + geom.kernel), db
 
 
 def _planes(a):
@@ -227,7 +238,7 @@ def _phased_input_grad(gl, w, geom: ConvGeometry):
     dx = _new_output((gl.shape[0],) + geom.in_size + (w.shape[1],), gl.dtype)
     dx2 = _planar(dx)
     swapped = (w if n == 2 else w[:, :, None]).swapaxes(0, 1)  # (C_in, C_out, KH, KW)
-    data = _data_box(g_padded, before, after, w)
+    data = _data_box(g_padded, before, after, w, gl.shape[0] * math.prod(geom.in_size))
     for ph_h, ph_w in itertools.product(*per_dim):
         if ph_h.count <= 0 or ph_w.count <= 0:
             continue

@@ -59,15 +59,16 @@ def _flipped_geometry(geom: ConvGeometry) -> ConvGeometry:
     hi = tuple(i - o + p for i, o, p in zip(geom.in_size, geom.out_size, geom.pad_lo))
     return ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
 
-def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, paths, need_input, need_weight, saved=None):
-    """Channels-last gradients of ``y = conv(in, w)``: ``(dx (N, *I, C_in) or None, dw or None)``,
-    each on its path of ``paths`` (:class:`ConvPaths`, chosen by the forward).
+def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, paths, need_input, need_weight, saved=None, need_bias=False):
+    """Channels-last gradients of ``y = conv(in, w) + b``: ``(dx (N, *I, C_in), dw, db)``, each
+    None where not needed, each on its path of ``paths`` (:class:`ConvPaths`, chosen by the
+    forward); the compiled weight gradient sums ``db`` in its own pass over ``g``.
 
     ``inl`` is the channels-last input (may be None when ``saved`` holds what the forward kept).
     On the compiled path the padded copy of ``g`` made for the input gradient is also where the
     weight gradient reads ``g`` from.
     """
-    dx = dw = None
+    dx = dw = db = None
     g_source = None
     if need_input:
         if geom.unit_stride:
@@ -85,8 +86,10 @@ def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, paths, need_input, ne
         else:
             dx = gemm._conv_col2im_grad(gl, w, geom, groups)
     if need_weight:
-        dw = _conv_weight_grad(inl, gl, geom, groups, paths.weight_grad, saved, g_source)
-    return dx, dw
+        dw, db = _conv_weight_grad(inl, gl, geom, groups, paths.weight_grad, saved, g_source, need_bias)
+    elif need_bias:
+        db = _bias_grad(gl)
+    return dx, dw, db
 
 
 def _conv_input_grad(gl, w, geom: ConvGeometry, groups, paths):
@@ -94,23 +97,24 @@ def _conv_input_grad(gl, w, geom: ConvGeometry, groups, paths):
     return _conv_backward(gl, w, None, geom, groups, paths, True, False)[0]
 
 
-def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, path, saved=None, g_source=None):
-    """Gradient w.r.t. the weight ``(G*Co, Cg, *K)`` on ``path``.
+def _conv_weight_grad(xl, gl, geom: ConvGeometry, groups, path, saved=None, g_source=None, bias=False):
+    """Gradient w.r.t. the weight ``(G*Co, Cg, *K)`` on ``path``, and with ``bias`` the bias's:
+    ``(dw, db or None)``.
 
     Compiled path: from the padded input (``saved`` or made here) and ``g`` (``g_source``:
     a buffer holding it and the offset of its first element, or ``gl`` itself). GEMM path: one
     GEMM ``cols^T @ g`` (groups batched), from the forward's columns when saved.
     """
     kind, kept = saved if saved is not None else (None, None)
-    if path == "depthwise":
-        return _depthwise_direct_weight_grad(xl, gl, geom)
     if path == "dense" and kind != "columns":
         padded = kept if kind == "padded" else _padded(xl, geom.pad_lo, geom.pad_hi, "any")
-        if g_source is None:
-            no_padding = (0,) * len(geom.kernel)
-            g_source = (_padded(gl, no_padding, no_padding, "channels_last"), no_padding)  # one parallel copy
-        return _direct_weight_grad(padded, *g_source, geom)
-    return _gemm_weight_grad(xl, gl, geom, groups, kept if kind == "columns" else None)
+        if g_source is None:  # the kernel reads g in its own layout (NCHW: through in-cache transposes)
+            g_source = (gl, (0,) * len(geom.kernel))
+        return _direct_weight_grad(padded, *g_source, geom, bias)
+    db = _bias_grad(gl) if bias else None
+    if path == "depthwise":
+        return _depthwise_direct_weight_grad(xl, gl, geom), db
+    return _gemm_weight_grad(xl, gl, geom, groups, kept if kind == "columns" else None), db
 
 
 def _bias_grad(gl):
@@ -150,7 +154,7 @@ class ConvNd(Function):
     def backward(ctx, g):
         gl = _batched_channels_last(g, ctx.unbatched)
         needs = ctx.needs_input_grad
-        dx, dw = _conv_backward(
+        dx, dw, db = _conv_backward(
             gl,
             ctx.__dict__.get("w"),
             ctx.__dict__.get("xl"),
@@ -160,12 +164,10 @@ class ConvNd(Function):
             needs[0],
             needs[1],
             ctx.__dict__.get("saved"),
+            needs[2],
         )
-        db = None
         if dx is not None:
             dx = _unbatched_channels_first(dx, ctx.unbatched)
-        if needs[2]:
-            db = _bias_grad(gl)
         return dx, dw, db
 
 
@@ -205,7 +207,7 @@ class ConvTransposeNd(Function):
             dx = _unbatched_channels_first(dx, ctx.unbatched)
         if needs[1]:
             # this op's output gradient is the input of the convolution it transposes
-            dw = _conv_weight_grad(gl, ctx.xl, ctx.geom, ctx.groups, ctx.paths.weight_grad)
+            dw = _conv_weight_grad(gl, ctx.xl, ctx.geom, ctx.groups, ctx.paths.weight_grad)[0]
         if needs[2]:
             db = _bias_grad(gl)
         return dx, dw, db
