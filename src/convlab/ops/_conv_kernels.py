@@ -545,10 +545,11 @@ def _weight_grad_images(
     """Adds the weight gradient of images ``n0 <= n < n1``, taps ``t0 <= t < t1``, into ``acc``
     ``(KH, KW, C, C_out)``, and, where ``bias_acc`` ``(C_out,)`` is not empty and ``t0 = 0``, the
     bias gradient (the sum of ``g``, added up strip by strip while each strip is in the cache:
-    no second pass over ``g``); the input is read through its element strides. ``grad``: ``(gf, s_n,
-    s_h, s_w, s_c, base)``, the output gradient's flat buffer, element strides and the offset of
-    its first pixel; one whose pixels are runs of ``C_out`` channels is read in place, any other
-    (NCHW) a strip at a time through a channels-last buffer (a copy that stays in the cache).
+    no second pass over ``g``); the input is read through its element strides. ``grad``:
+    ``(gf, s_n, s_h, s_w, s_c, base)``, the output gradient's flat buffer, element strides and
+    the offset of its first pixel; one whose pixels are runs of ``C_out`` channels is read in
+    place, any other (NCHW) a strip at a time through a channels-last buffer (a copy that stays
+    in the cache).
     ``taps[t]`` is the input offset of tap ``t`` of the flattened ``(KH, KW, C)`` kernel: a
     tile's rows are any ``r`` consecutive taps (so a 1-channel 3x3 layer fills 9 rows), and its
     ``C`` rows are ``C_out`` apart in ``acc``. ``steps``: ``(stride_h, stride_w, dil_h, dil_w)``.
@@ -571,7 +572,8 @@ def _weight_grad_images(
     in_place = gsc == 1 and gsw == c_out
     strip_rows = min(strip, oh)
     buffer = np.empty(0 if in_place else per_step * strip_rows * ow * c_out, dtype=af.dtype)
-    strip_sum = np.empty(c_out, dtype=af.dtype)
+    strip_sum, zeros = np.empty(c_out, af.dtype), np.zeros(c_out, af.dtype)
+    one, first = np.ones(1, af.dtype), np.zeros(1, np.int64)  # the bias tile's A and row offset
     if in_place:  # the gradient's element strides: pixel, row, image
         b_pixel, b_row, b_image = gsw, gsh, gsn
     else:
@@ -585,13 +587,16 @@ def _weight_grad_images(
             if not in_place:
                 _channels_last_strip(gf, gsn, gsh, gsw, gsc, g_at, images, n_rows, ow, c_out, buffer)
                 b_buf, b_at = buffer, 0
-            if bias_acc.size and t0 == 0:  # in two levels, per strip then in total: float32 stays accurate
-                strip_sum[:] = 0
-                for m in range(images):
-                    for i in range(n_rows):
-                        for j in range(ow):
-                            at = b_at + m * b_image + i * b_row + j * b_pixel
-                            strip_sum += b_buf[at : at + c_out]
+            if bias_acc.size and t0 == 0:
+                # the bias gradient is the weight gradient of an input that is 1 everywhere: one
+                # tile row over the strip, its A a single 1 (strides 0); per strip, then in total
+                for blk in range(0, n_blocks, tile_blocks):
+                    at = blk * BLOCK
+                    _tile(
+                        1, min(tile_blocks, n_blocks - blk), one, 0, first, 0, 0, 0,
+                        b_buf, b_at + at, BLOCK, b_pixel, b_row, b_image,
+                        strip_sum, at, 0, zeros, at, 0, ow, n_rows, images,
+                    )  # fmt: skip
                 bias_acc += strip_sum
             a_at = n * sn + i0 * stride_h * sh
             t = t0
