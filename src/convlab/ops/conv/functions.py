@@ -59,7 +59,9 @@ def _flipped_geometry(geom: ConvGeometry) -> ConvGeometry:
     hi = tuple(i - o + p for i, o, p in zip(geom.in_size, geom.out_size, geom.pad_lo))
     return ConvGeometry(geom.out_size, geom.in_size, geom.kernel, geom.stride, geom.dilation, lo, hi)
 
-def _conv_backward(gl, w, inl, geom: ConvGeometry, groups, paths, need_input, need_weight, saved=None, need_bias=False):
+def _conv_backward(
+    gl, w, inl, geom: ConvGeometry, groups, paths, need_input, need_weight, saved=None, need_bias=False
+):
     """Channels-last gradients of ``y = conv(in, w) + b``: ``(dx (N, *I, C_in), dw, db)``, each
     None where not needed, each on its path of ``paths`` (:class:`ConvPaths`, chosen by the
     forward); the compiled weight gradient sums ``db`` in its own pass over ``g``.
