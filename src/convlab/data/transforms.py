@@ -558,7 +558,7 @@ class RandomErasing(_ChannelTransform):
         mask = (rows[:, :, None] & cols[:, None, :]).reshape(n, *(1,) * (array.ndim - 3), height, width)
         xp = array_module(array)
         if self.value == "random":
-            fill = xp.asarray(generator.standard_normal(array.shape, dtype=np.float32).astype(array.dtype))
+            fill = xp.asarray(generator.standard_normal(array.shape, dtype=np.float32).astype(array.dtype, copy=False))
         else:
             fill = xp.asarray(self.value, dtype=array.dtype).reshape(-1, 1, 1)
         out = array if self.inplace else array.copy()

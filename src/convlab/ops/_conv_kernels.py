@@ -518,6 +518,19 @@ def conv2d_forward(
 
 
 @njit(cache=True)
+def _row_to_channels_last(src, s_at, s_c, dst, d_at, c, w):
+    """``dst[d_at + j*c + k] = src[s_at + k*s_c + j]`` for ``j < w`` pixels and ``k < c``
+    channels (both at least 8): one row of a channel-major (NCHW) array moved into channels-last
+    order by :func:`_transpose8` blocks, the last ones overlapping their neighbours (the same
+    values written twice)."""
+    for k in range(0, c, _T):
+        k0 = min(k, c - _T)
+        for j in range(0, w, _T):
+            j0 = min(j, w - _T)
+            _transpose8(src, s_at + k0 * s_c + j0, s_c, dst, d_at + j0 * c + k0, c)
+
+
+@njit(cache=True)
 def _channels_last_strip(gf, gsn, gsh, gsw, gsc, at, images, rows, ow, c_out, buffer):
     """Copies ``rows`` rows of ``ow`` pixels of ``images`` consecutive images of a channel-major
     output gradient (first pixel at ``gf[at]``, element strides ``gsn, gsh, gsw, gsc``) into the
@@ -528,10 +541,7 @@ def _channels_last_strip(gf, gsn, gsh, gsw, gsc, at, images, rows, ow, c_out, bu
             src = at + m * gsn + i * gsh
             dst = (m * rows + i) * ow * c_out
             if gsw == 1 and ow >= _T:
-                for k0 in range(0, c_out, _T):
-                    for j in range(0, ow, _T):
-                        j0 = min(j, ow - _T)
-                        _transpose8(gf, src + k0 * gsc + j0, gsc, buffer, dst + j0 * c_out + k0, c_out)
+                _row_to_channels_last(gf, src, gsc, buffer, dst, c_out, ow)
             else:
                 for j in range(ow):
                     for k in range(c_out):
@@ -697,23 +707,23 @@ def conv2d_weight_grad(xp, g, g_top, g_left, oh, ow, kh, kw, stride_h, stride_w,
     work = n_batch * oh * ow * kh * kw * c * c_out
     box = (0, xp.shape[1], 0, xp.shape[2]) if data is None else data
     geometry = (oh, ow, (stride_h, stride_w, dil_h, dil_w), box, taps)
-    if work < _PARALLEL_MIN_WORK:
-        dw, db = np.zeros((kh, kw, c, c_out), dtype=xp.dtype), np.zeros((1, c_out if bias else 0), dtype=xp.dtype)
-        everything = (0, n_batch, 0, taps.size)  # images, taps
-        _weight_grad_images(xf, sn, sh, sw, grad, *geometry, dw, db[0], tile_blocks, tile_rows, *everything)
-        return dw, db[0] if bias else None
     data_elements = xp.size + n_batch * oh * ow * c_out
-    if _WEIGHT_GRAD_SHARES * taps.size * c_out > data_elements:  # split the taps
-        chunks = min(cpu_kernels.threads(), taps.size)
-        dw, db = np.zeros((1, kh, kw, c, c_out), dtype=xp.dtype), np.zeros((1, c_out if bias else 0), dtype=xp.dtype)
+    if work < _PARALLEL_MIN_WORK:
+        shares = chunks = 1  # one thread
+    elif _WEIGHT_GRAD_SHARES * taps.size * c_out > data_elements:  # split the taps: one gradient
+        shares, chunks = 1, min(cpu_kernels.threads(), taps.size)
+    else:  # split the images: a fixed number of shares
+        shares = chunks = min(_WEIGHT_GRAD_SHARES, n_batch)
+    dw = np.zeros((shares, kh, kw, c, c_out), dtype=xp.dtype)
+    db = np.zeros((shares, c_out if bias else 0), dtype=xp.dtype)
+    if work < _PARALLEL_MIN_WORK:
+        everything = (0, n_batch, 0, taps.size)  # images, taps
+        _weight_grad_images(xf, sn, sh, sw, grad, *geometry, dw[0], db[0], tile_blocks, tile_rows, *everything)
+    else:
         _weight_grad_parallel(xf, sn, sh, sw, n_batch, grad, *geometry, dw, db, tile_blocks, tile_rows, chunks)
-        return dw[0], db[0] if bias else None
-    chunks = min(_WEIGHT_GRAD_SHARES, n_batch)  # split the images: a fixed number of shares
-    partial = np.zeros((chunks, kh, kw, c, c_out), dtype=xp.dtype)
-    bias_partial = np.zeros((chunks, c_out if bias else 0), dtype=xp.dtype)
-    shares = (partial, bias_partial, tile_blocks, tile_rows, chunks)
-    _weight_grad_parallel(xf, sn, sh, sw, n_batch, grad, *geometry, *shares)
-    return partial.sum(axis=0), bias_partial.sum(axis=0) if bias else None
+    if shares > 1:  # the shares' gradients, added in order
+        dw, db = dw.sum(axis=0, keepdims=True), db.sum(axis=0, keepdims=True)
+    return dw[0], db[0] if bias else None
 
 
 def pack_weight(w):
@@ -747,12 +757,7 @@ def _pad_rows(x, planes, out, top, left, row0, row1):
             out[n, i, left : left + w] = x[n, src]
             continue
         xf, sn, sh, sc = planes
-        x_at = n * sn + src * sh
-        for k in range(0, c, _T):
-            k0 = min(k, c - _T)  # the last block overlaps the one before (same values written twice)
-            for j in range(0, w, _T):
-                j0 = min(j, w - _T)
-                _transpose8(xf, x_at + k0 * sc + j0, sc, of, at + j0 * c + k0, c)
+        _row_to_channels_last(xf, n * sn + src * sh, sc, of, at, c, w)
 
 
 @njit(parallel=True, cache=True)
